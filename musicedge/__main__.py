@@ -1,0 +1,7 @@
+"""``python -m musicedge`` is the ``musicedge`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,129 @@
+"""The ``musicedge`` command line (click). Results go to stdout or ``-o``, progress and errors to stderr.
+
+Exit status: 0 when every input succeeded, 1 when some failed, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import MusicEdgeError
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="musicedge")
+def cli() -> None:
+    """musicedge: music analysis at the edge (C++ mel frontend, ONNX Runtime models)."""
+
+
+@cli.command()
+def info() -> None:
+    """Versions, the native build, and the ONNX Runtime providers that really run here."""
+    import numpy
+    import onnxruntime
+    import soundfile
+    import soxr
+
+    from . import _native
+    from .providers import usable_providers
+
+    build = _native.build_info
+    rows = [
+        ("musicedge", __version__),
+        ("python", platform.python_version()),
+        ("platform", f"{platform.system()} {platform.machine()}"),
+        ("native build", build["build_flags"]),
+        ("native SIMD", f"{build['simd']} ({build['simd_lanes']} double lanes)"),
+        ("numpy", numpy.__version__),
+        ("onnxruntime", f"{onnxruntime.__version__} ({onnxruntime.get_device()})"),
+        ("providers built in", ", ".join(onnxruntime.get_available_providers())),
+        ("providers usable", ", ".join(usable_providers())),
+        ("soundfile", f"{soundfile.__version__} (libsndfile {soundfile.__libsndfile_version__})"),
+        ("soxr", soxr.__version__),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        click.echo(f"{key:<{width}}  {value}")
+
+
+@cli.command()
+@click.argument("audio", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the (n_mels, n_frames) float32 array (.npy).",
+)
+@click.option("--preset", default="gtzan22k", show_default=True, help="Frontend preset (melon16k, gtzan22k).")
+def mel(audio: Path, output: Path, preset: str) -> None:
+    """Compute the mel spectrogram of AUDIO with a preset and save it as .npy."""
+    import numpy as np
+
+    from .audio import load
+    from .config import PRESETS, FrontendConfig
+    from .frontend import MelFrontend
+
+    if preset not in PRESETS:
+        raise click.BadParameter(
+            f"unknown preset {preset!r}; known: {', '.join(PRESETS)}", param_hint="--preset"
+        )
+    config = FrontendConfig.preset(preset)
+    try:
+        y, _ = load(audio, sr=config.sample_rate)
+        frames = MelFrontend(config).compute(y)
+    except MusicEdgeError as exc:
+        _fail(str(exc))
+    try:
+        np.save(output, frames)
+    except OSError as exc:
+        _fail(f"{output}: cannot write ({exc.strerror})")
+    click.echo(f"{audio}: {frames.shape[1]} frames x {frames.shape[0]} mels ({preset}) -> {output}", err=True)
+
+
+@cli.command()
+@click.option("--suite", type=click.Choice(["frontend", "all"]), default="all", show_default=True)
+@click.option(
+    "--quick", is_flag=True, help="Shorter inputs and fewer repeats (a smoke run, not the figures)."
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write one JSON record per case.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a markdown report (and a PNG plot beside it).",
+)
+def bench(suite: str, quick: bool, json_path: Path | None, report_path: Path | None) -> None:
+    """Latency and throughput against the baselines, as ratios measured in the same run."""
+    try:
+        from benchmarks.run import SUITES, run_suites
+    except ImportError as exc:
+        _fail(f"the benchmarks need the dev extras ({exc}); install with: pip install 'musicedge[dev]'")
+    names = list(SUITES) if suite == "all" else [suite]
+    command = "musicedge bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "musicedge bench"
+    run_suites(names, quick=quick, json_path=json_path, report_path=report_path, command=command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns the exit status instead of raising SystemExit."""
+    try:
+        cli.main(args=argv, prog_name="musicedge", standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    return 0
