@@ -9,6 +9,7 @@ and the problem: missing, unreadable, not audio, truncated, empty.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,13 +28,19 @@ def _open(path: str | os.PathLike):
     import soundfile as sf
 
     p = Path(path)
-    if not p.exists():
-        raise AudioError(f"{p}: no such file")
-    if p.is_dir():
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise AudioError(
+            f"{p}: no such file" + (" (a broken symbolic link)" if p.is_symlink() else "")
+        ) from None
+    except OSError as exc:
+        raise AudioError(f"{p}: cannot access ({exc.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
         raise AudioError(f"{p}: is a folder, not an audio file")
     if not os.access(p, os.R_OK):
         raise AudioError(f"{p}: permission denied")
-    if p.stat().st_size == 0:
+    if st.st_size == 0:
         raise AudioError(f"{p}: empty file (0 bytes)")
     try:
         handle = sf.SoundFile(str(p))

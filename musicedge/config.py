@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .errors import ParameterError
 
 LOG_MODES = ("none", "db")
@@ -81,6 +83,14 @@ class FrontendConfig:
     def frame_rate(self) -> float:
         """Frames per second."""
         return self.sample_rate / self.hop_length
+
+    def mel_filterbank(self) -> np.ndarray:
+        """The float64 ``(n_mels, n_freqs)`` filter bank the frontend applies (``librosa.filters.mel``)."""
+        return self._native.mel_filterbank()
+
+    def analysis_window(self) -> np.ndarray:
+        """The float64 ``(n_fft,)`` window: ``win_length`` samples centred in ``n_fft``, as in librosa."""
+        return self._native.analysis_window()
 
     def num_frames(self, n_samples: int) -> int:
         """Frames that ``MelFrontend.compute`` returns for ``n_samples`` samples (librosa's count)."""

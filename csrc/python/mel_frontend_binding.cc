@@ -49,17 +49,16 @@ void bind_mel_frontend(py::module_& m) {
       .def("mel_filterbank",
            [](const MelConfig& c) {
              c.validate();
-             py::array_t<float> out({static_cast<py::ssize_t>(c.n_mels), static_cast<py::ssize_t>(c.n_freqs())});
-             auto w = out.mutable_unchecked<2>();
-             for (py::ssize_t i = 0; i < w.shape(0); ++i)
-               for (py::ssize_t k = 0; k < w.shape(1); ++k) w(i, k) = 0.0f;
+             py::array_t<double> out({static_cast<py::ssize_t>(c.n_mels), static_cast<py::ssize_t>(c.n_freqs())});
+             double* w = out.mutable_data();
+             std::fill(w, w + c.n_mels * c.n_freqs(), 0.0);
              const auto filters = mel_filterbank(c);
              for (size_t i = 0; i < filters.size(); ++i)
-               for (size_t k = 0; k < filters[i].weights.size(); ++k)
-                 w(i, filters[i].first_bin + k) = static_cast<float>(filters[i].weights[k]);
+               std::copy(filters[i].weights.begin(), filters[i].weights.end(),
+                         w + i * c.n_freqs() + filters[i].first_bin);
              return out;
            },
-           "The dense (n_mels, 1 + n_fft // 2) filter bank, as librosa.filters.mel.")
+           "The dense (n_mels, 1 + n_fft // 2) float64 filter bank, as librosa.filters.mel.")
       .def("analysis_window", [](const MelConfig& c) {
         c.validate();
         const auto w = analysis_window(c);

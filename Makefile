@@ -1,0 +1,38 @@
+# The two set-up commands of the README:
+#   make demo   install into .venv and run the main job on built-in defaults
+#   make test   install into .venv and run the test suite
+# Everything installs into .venv (created with the python3 on PATH); nothing else on the machine changes.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+OUT    ?= out
+
+.PHONY: demo test lint bench install clean
+
+$(STAMP): pyproject.toml setup.py CMakeLists.txt $(wildcard csrc/*.h csrc/*.cc csrc/python/*.h csrc/python/*.cc)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m musicedge info
+	$(BIN)/python -m benchmarks.demo --out $(OUT)/demo
+	$(BIN)/python -m musicedge bench --suite frontend --quick --json $(OUT)/bench.json -o $(OUT)/bench.md
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python -m musicedge bench --suite frontend --json benchmarks/results/frontend.json \
+		-o benchmarks/results/frontend.md
+
+clean:
+	rm -rf $(VENV) build *.egg-info $(OUT) musicedge/_native*.so
