@@ -9,6 +9,7 @@ measured together hold.
 from __future__ import annotations
 
 import json
+import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -50,6 +51,17 @@ def measure(
 def timing_of(times: list[float]) -> Timing:
     q = statistics.quantiles(times, n=4) if len(times) > 1 else [times[0]] * 3
     return Timing(statistics.median(times), q[0], q[2], min(times), len(times))
+
+
+def cpu_model() -> str:
+    """The processor's name (Linux), or the platform's word for it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -135,6 +147,7 @@ def plot(
 ) -> None:
     """A horizontal bar per compared case: the ratio, log scale, with the break-even line."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -150,6 +163,10 @@ def plot(
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xscale("log")
+    ticks = matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}x")
+    ax.xaxis.set_major_formatter(ticks)
+    ax.xaxis.set_minor_formatter(ticks)
+    ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.axvline(1.0, color="black", linewidth=0.8)
     for i, x in enumerate(ratios):
         ax.text(x, i, f" {x:.2f}x", va="center", fontsize=8)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import os
 import platform
 import sys
 from pathlib import Path
 
-from .harness import Record, markdown_table, plot, write_json, write_markdown
+from .harness import Record, cpu_model, markdown_table, plot, write_json, write_markdown
 
 #: suite name -> module with ``run(quick) -> list[Record]``
 SUITES = {
@@ -35,7 +36,7 @@ def run_suites(
         import musicedge._native as native
 
         header = (
-            f"Measured on {platform.machine()} ({platform.processor() or 'cpu'}), "
+            f"Measured on {cpu_model()} ({os.cpu_count()} cores), "
             f"Python {platform.python_version()}, "
             f"native build: {native.build_info['build_flags']}, SIMD {native.build_info['simd']}. "
             "Ratios are baseline time / musicedge time, both measured in the same run, single-threaded."
