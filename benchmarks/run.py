@@ -13,6 +13,8 @@ from .harness import Record, cpu_model, markdown_table, plot, write_json, write_
 #: suite name -> module with ``run(quick) -> list[Record]``
 SUITES = {
     "frontend": "benchmarks.frontend",
+    "inference": "benchmarks.inference",
+    "pipeline": "benchmarks.pipeline",
 }
 
 

@@ -7,3 +7,11 @@
 #: newer IR version by default).
 IR_VERSION = 9
 OPSET = 17
+
+# The public API, imported after the constants above (the submodules read them).
+from .onnx_export import ExportReport as ExportReport  # noqa: E402
+from .onnx_export import export_checkpoint as export_checkpoint  # noqa: E402
+from .onnx_export import export_model as export_model  # noqa: E402
+from .verify import VerificationError as VerificationError  # noqa: E402
+from .verify import compare as compare  # noqa: E402
+from .verify import compare_onnx as compare_onnx  # noqa: E402

@@ -5,6 +5,7 @@ Exit status: 0 when every input succeeded, 1 when some failed, 2 for a usage err
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import click
 
 from . import __version__
 from .errors import MusicEdgeError
+from .writers import RecordWriter, error_record
 
 
 def _fail(message: str) -> None:
@@ -92,7 +94,94 @@ def mel(audio: Path, output: Path, preset: str) -> None:
 
 
 @cli.command()
-@click.option("--suite", type=click.Choice(["frontend", "all"]), default="all", show_default=True)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-m", "--model", default="genre", show_default=True, help="A bundled model's name or an ONNX file."
+)
+@click.option("--top-k", type=click.IntRange(min=1), default=None, help="Keep the K best labels per file.")
+@click.option(
+    "-f", "--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table", show_default=True
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Decoding threads (default: the cores, at most 4).",
+)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+def classify(
+    paths: tuple[Path, ...],
+    model: str,
+    top_k: int | None,
+    fmt: str,
+    output: Path | None,
+    jobs: int | None,
+    device: str,
+) -> None:
+    """Classify or tag audio files; folders are walked recursively for audio."""
+    from .audio import find_audio
+    from .classify import Classifier, default_workers
+
+    files = find_audio(list(paths))
+    if not files:
+        _fail("no audio files found in " + ", ".join(str(p) for p in paths))
+    try:
+        classifier = Classifier.load(model, device=device)
+    except MusicEdgeError as exc:
+        raise click.BadParameter(str(exc), param_hint="--model") from None
+    with _open_output(output) as stream:
+        writer = RecordWriter(stream, fmt, "classify")
+        failures = _write_results(
+            classifier.predict_files(files, workers=jobs or default_workers()),
+            writer,
+            len(files),
+            lambda result: result.to_dict(top_k),
+        )
+    if failures:
+        click.echo(f"{failures} of {len(files)} files failed", err=True)
+        sys.exit(1)
+
+
+@contextlib.contextmanager
+def _open_output(path: Path | None):
+    if path is None:
+        yield sys.stdout
+        return
+    try:
+        stream = open(path, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        _fail(f"{path}: cannot write ({exc.strerror})")
+    with stream:
+        yield stream
+
+
+def _write_results(results, writer: RecordWriter, total: int, to_record) -> int:
+    """Write each result or error record as it comes, with a progress bar on stderr; count failures."""
+    from tqdm import tqdm
+
+    failures = 0
+    with tqdm(total=total, file=sys.stderr, unit="file", disable=None, leave=False) as bar:
+        for result in results:
+            if isinstance(result, tuple):
+                path, exc = result
+                failures += 1
+                click.echo(f"error: {exc}", err=True)
+                writer.write(error_record(path, exc))
+            else:
+                writer.write(to_record(result))
+            bar.update(1)
+    return failures
+
+
+@cli.command()
+@click.option(
+    "--suite",
+    type=click.Choice(["frontend", "inference", "pipeline", "all"]),
+    default="all",
+    show_default=True,
+)
 @click.option(
     "--quick", is_flag=True, help="Shorter inputs and fewer repeats (a smoke run, not the figures)."
 )

@@ -1,0 +1,275 @@
+"""Classification and tagging at run time: ``Classifier`` and its ``Prediction``.
+
+A clip is decoded at the model's sample rate, turned into mel frames by the C++ frontend, cut into the
+model's windows (``spec.window_frames`` every ``spec.hop_frames``; a clip shorter than one window, or
+the tail of a longer one, is padded with the frontend's silence floor), and scored in batches.
+Aggregation: the per-window probabilities (softmax for single-label models, sigmoid for multi-label
+ones) are averaged over the windows. A multi-label model returns every tag whose averaged probability
+reaches its threshold (chosen on validation data and stored in the model).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from .audio import load, validate_audio
+from .errors import AudioError, ModelError, MusicEdgeError, ParameterError
+from .frontend import FrameBatcher, MelFrontend
+from .model import OnnxModel
+from .models import resolve
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The result for one clip: ``predictions`` holds (label, score) pairs, best first.
+
+    For a single-label model every label is listed with its probability; for a multi-label model the
+    tags over their thresholds. ``scores`` holds every label's averaged probability.
+    """
+
+    path: str | None
+    duration_s: float
+    model: str
+    predictions: tuple[tuple[str, float], ...]
+    scores: dict[str, float]
+
+    @property
+    def label(self) -> str | None:
+        """The best label (None for a multi-label model with no tag over its threshold)."""
+        return self.predictions[0][0] if self.predictions else None
+
+    def top(self, k: int | None) -> tuple[tuple[str, float], ...]:
+        return self.predictions if k is None else self.predictions[:k]
+
+    def to_dict(self, top_k: int | None = None) -> dict:
+        """The JSON record of DESIGN.md: path, duration_s, model, predictions (best first)."""
+        return {
+            "path": self.path,
+            "duration_s": round(self.duration_s, 3),
+            "model": self.model,
+            "predictions": [{"label": label, "score": round(score, 6)} for label, score in self.top(top_k)],
+        }
+
+
+@dataclass
+class _Clip:
+    """A decoded clip's model inputs, on their way to a batch."""
+
+    path: str | None
+    duration_s: float
+    windows: np.ndarray  # (n_windows, 1, n_mels, W) for mel models, (n_windows, 1, N) for waveform ones
+
+
+class Classifier:
+    """A classification or tagging model, ready to score clips.
+
+    ``Classifier.load("genre")`` takes a bundled model's name or a path to an ONNX file written by
+    ``python -m export``. Safe to share across threads (ONNX Runtime sessions are).
+    """
+
+    def __init__(self, model: OnnxModel, *, batch_size: int = 32) -> None:
+        spec = model.spec
+        if spec.task != "classify":
+            raise ModelError(f"{model.path}: a {spec.task!r} model, not a classifier")
+        if batch_size < 1:
+            raise ParameterError(f"batch_size must be positive, got {batch_size}")
+        self.model = model
+        self.spec = spec
+        self.batch_size = batch_size
+        self.name = spec.model_name
+        self.labels = spec.labels
+        self._frontend_config = spec.frontend
+        self._wave_input = spec.extra.get("input") == "wave"
+        floor = 10 * np.log10(spec.frontend.amin) if spec.frontend.log == "db" else 0.0
+        self._pad_value = float(floor)
+        self.thresholds = self._thresholds() if spec.multilabel else None
+
+    @classmethod
+    def load(
+        cls,
+        name_or_path: str | os.PathLike,
+        *,
+        device: str = "auto",
+        threads: int | None = None,
+        batch_size: int = 32,
+    ) -> Classifier:
+        return cls(OnnxModel(resolve(name_or_path), device=device, threads=threads), batch_size=batch_size)
+
+    def _thresholds(self) -> np.ndarray:
+        raw = self.spec.extra.get("thresholds")
+        if raw is None:
+            return np.full(len(self.labels), 0.5)
+        try:
+            values = np.asarray(json.loads(raw), dtype=np.float64)
+        except (ValueError, TypeError):
+            raise ModelError(
+                f"{self.model.path}: musicedge.extra.thresholds is not a JSON list of numbers"
+            ) from None
+        if values.shape != (len(self.labels),):
+            raise ModelError(
+                f"{self.model.path}: musicedge.extra.thresholds has {values.size} values "
+                f"for {len(self.labels)} labels"
+            )
+        return values
+
+    # -- inputs ---------------------------------------------------------------------------------------
+
+    @property
+    def sample_rate(self) -> int:
+        return self._frontend_config.sample_rate
+
+    def _windows(self, y: np.ndarray) -> np.ndarray:
+        spec = self.spec
+        if self._wave_input:
+            hop = spec.frontend.hop_length
+            size, step = spec.window_frames * hop, spec.hop_frames * hop
+            n = max(1, 1 + -(-max(0, len(y) - size) // step))
+            out = np.zeros((n, 1, size), np.float32)
+            for i in range(n):
+                piece = y[i * step : i * step + size]
+                out[i, 0, : len(piece)] = piece
+            return out
+        frames = MelFrontend(self._frontend_config).compute(y)
+        batcher = FrameBatcher(
+            spec.frontend.n_mels,
+            spec.window_frames,
+            spec.hop_frames,
+            batch_size=max(1, spec.frontend.num_frames(len(y))),
+            tail="pad",
+            pad_value=self._pad_value,
+        )
+        return np.concatenate([batch for batch, _ in batcher.batches(frames)])
+
+    def _prepare(self, item: str | os.PathLike | np.ndarray, sr: int | None) -> _Clip:
+        if isinstance(item, np.ndarray):
+            if sr is None:
+                raise ParameterError("sr is required with an array (the sample rate of its samples)")
+            y = validate_audio(item)
+            if sr != self.sample_rate:
+                import soxr
+
+                y = soxr.resample(y, sr, self.sample_rate, quality="HQ").astype(np.float32, copy=False)
+            path = None
+        else:
+            y, _ = load(item, sr=self.sample_rate)
+            path = str(item)
+            if y.size == 0:
+                raise AudioError(f"{path}: no samples")
+        return _Clip(path, len(y) / self.sample_rate, self._windows(y))
+
+    # -- scoring --------------------------------------------------------------------------------------
+
+    def _run(self, windows: np.ndarray) -> np.ndarray:
+        """Probabilities (n, C) for model inputs (n, ...)."""
+        feeds = {self.model.input_names[0]: windows}
+        if "meta" in self.model.input_names:
+            feeds["meta"] = np.zeros((len(windows), 1), np.int64)  # no metadata: padding tokens only
+        logits = next(iter(self.model.run(feeds).values())).astype(np.float64)
+        if self.spec.multilabel:
+            return 1.0 / (1.0 + np.exp(-logits))
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def _result(self, clip: _Clip, probabilities: np.ndarray) -> Prediction:
+        mean = probabilities.mean(axis=0)
+        scores = {label: float(p) for label, p in zip(self.labels, mean, strict=True)}
+        order = np.argsort(-mean, kind="stable")
+        if self.thresholds is not None:
+            order = [i for i in order if mean[i] >= self.thresholds[i]]
+        predictions = tuple((self.labels[i], float(mean[i])) for i in order)
+        return Prediction(clip.path, clip.duration_s, self.name, predictions, scores)
+
+    def predict(self, item: str | os.PathLike | np.ndarray, sr: int | None = None) -> Prediction:
+        """Classify one clip: a path, or a 1-D float array with its sample rate ``sr``."""
+        clip = self._prepare(item, sr)
+        parts = [
+            self._run(clip.windows[i : i + self.batch_size])
+            for i in range(0, len(clip.windows), self.batch_size)
+        ]
+        return self._result(clip, np.concatenate(parts))
+
+    def predict_files(
+        self,
+        paths: Iterable[str | os.PathLike],
+        *,
+        workers: int = 2,
+    ) -> Iterator[Prediction | tuple[str, MusicEdgeError]]:
+        """Classify many files: ``workers`` threads decode and compute mel frames (both release the GIL)
+        while windows of several files share each model batch. Yields, in input order, a Prediction or
+        ``(path, error)`` for a file that failed; the other files still get their results."""
+        paths = [str(p) for p in paths]
+        if workers < 1:
+            raise ParameterError(f"workers must be positive, got {workers}")
+        # Clips in input order, each with the list its window probabilities are gathered into.
+        pending: deque[tuple[_Clip | tuple[str, MusicEdgeError], list[np.ndarray]]] = deque()
+        unscored: deque[tuple[list[np.ndarray], np.ndarray]] = deque()  # (owner's list, windows)
+        n_unscored = 0
+
+        def prepare(index: int) -> _Clip | tuple[str, MusicEdgeError]:
+            try:
+                return self._prepare(paths[index], None)
+            except MusicEdgeError as exc:
+                return paths[index], exc
+
+        def score(final: bool) -> None:
+            nonlocal n_unscored
+            while n_unscored >= self.batch_size or (final and n_unscored):
+                batch, owners = [], []
+                while unscored and sum(len(b) for b in batch) < self.batch_size:
+                    owner, windows = unscored[0]
+                    part = windows[: self.batch_size - sum(len(b) for b in batch)]
+                    batch.append(part)
+                    owners.append(owner)
+                    if len(part) == len(windows):
+                        unscored.popleft()
+                    else:
+                        unscored[0] = (owner, windows[len(part) :])
+                probabilities = self._run(np.concatenate(batch))
+                offset = 0
+                for owner, part in zip(owners, batch, strict=True):
+                    owner.append(probabilities[offset : offset + len(part)])
+                    offset += len(part)
+                n_unscored -= offset
+
+        def finished() -> Iterator[Prediction | tuple[str, MusicEdgeError]]:
+            while pending:
+                clip, parts = pending[0]
+                if isinstance(clip, _Clip):
+                    if sum(len(p) for p in parts) < len(clip.windows):
+                        return
+                    yield self._result(clip, np.concatenate(parts))
+                else:
+                    yield clip
+                pending.popleft()
+
+        lookahead = 2 * workers  # bounded, so memory stays flat however many files there are
+        with ThreadPoolExecutor(workers) as pool:
+            futures = {i: pool.submit(prepare, i) for i in range(min(len(paths), lookahead))}
+            for i in range(len(paths)):
+                result = futures.pop(i).result()
+                if i + lookahead < len(paths):
+                    futures[i + lookahead] = pool.submit(prepare, i + lookahead)
+                parts: list[np.ndarray] = []
+                pending.append((result, parts))
+                if isinstance(result, _Clip):
+                    unscored.append((parts, result.windows))
+                    n_unscored += len(result.windows)
+                score(final=False)
+                yield from finished()
+            score(final=True)
+            yield from finished()
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+__all__ = ["Classifier", "Prediction", "default_workers"]

@@ -1,0 +1,67 @@
+"""Result writers for the command line: a human table, JSON lines, CSV. Records are the JSON dicts of
+DESIGN.md; a failed input is ``{"path", "error": {"type", "message"}}``. Rows are written as they come,
+so a long batch shows progress in its output file too."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from typing import IO, Any
+
+FORMATS = ("table", "jsonl", "csv")
+
+
+def error_record(path: str, exc: BaseException) -> dict[str, Any]:
+    return {"path": path, "error": {"type": type(exc).__name__, "message": str(exc)}}
+
+
+class RecordWriter:
+    """Writes records of one kind (``classify`` for now) in one format to an open text stream."""
+
+    def __init__(self, stream: IO[str], fmt: str, kind: str) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format {fmt!r}")
+        self.stream, self.fmt, self.kind = stream, fmt, kind
+        self._csv = csv.writer(stream) if fmt == "csv" else None
+        self._started = False
+        self._rows: Callable[[dict], list[list[Any]]] = _CSV_ROWS[kind]
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.fmt == "jsonl":
+            self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        elif self.fmt == "csv":
+            if not self._started:
+                self._csv.writerow(_CSV_HEADERS[self.kind])
+            self._csv.writerows(self._rows(record))
+        else:
+            self.stream.write(_TABLE_LINES[self.kind](record) + "\n")
+        self._started = True
+        self.stream.flush()
+
+
+def _classify_rows(record: dict) -> list[list[Any]]:
+    if "error" in record:
+        return [[record["path"], "", "", "", "", "", record["error"]["type"], record["error"]["message"]]]
+    rows = [
+        [record["path"], record["duration_s"], record["model"], rank, p["label"], p["score"], "", ""]
+        for rank, p in enumerate(record["predictions"], start=1)
+    ]
+    return rows or [[record["path"], record["duration_s"], record["model"], "", "", "", "", ""]]
+
+
+def _classify_line(record: dict) -> str:
+    if "error" in record:
+        return f"{record['path']}  ERROR {record['error']['type']}: {record['error']['message']}"
+    preds = (
+        ", ".join(f"{p['label']} {p['score']:.2f}" for p in record["predictions"])
+        or "(no tag over threshold)"
+    )
+    return f"{record['path']}  [{record['duration_s']:.1f} s]  {preds}"
+
+
+_CSV_HEADERS = {
+    "classify": ["path", "duration_s", "model", "rank", "label", "score", "error_type", "error_message"]
+}
+_CSV_ROWS = {"classify": _classify_rows}
+_TABLE_LINES = {"classify": _classify_line}
