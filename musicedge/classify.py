@@ -22,6 +22,7 @@ import numpy as np
 from .audio import load, validate_audio
 from .errors import AudioError, ModelError, MusicEdgeError, ParameterError
 from .frontend import FrameBatcher, MelFrontend
+from .metadata import encode_tokens, metadata_tokens
 from .model import OnnxModel
 from .models import resolve
 
@@ -166,11 +167,31 @@ class Classifier:
 
     # -- scoring --------------------------------------------------------------------------------------
 
-    def _run(self, windows: np.ndarray) -> np.ndarray:
-        """Probabilities (n, C) for model inputs (n, ...)."""
+    def _meta(self, metadata: dict | None) -> np.ndarray:
+        """The (1, L) token ids of ``metadata`` ({"artists": [...], "album": str, "words": [...]}) for a
+        metadata-fusion model; with no metadata a single padding token, which such models are trained on."""
+        if not metadata:
+            return np.zeros((1, 1), np.int64)
+        unknown = set(metadata) - {"artists", "album", "words"}
+        if unknown:
+            raise ParameterError(f"unknown metadata key(s) {sorted(unknown)}; use artists, album, words")
+        try:
+            vocabulary = json.loads(self.spec.extra["meta_vocab"])
+            max_tokens = int(self.spec.extra.get("meta_max_tokens", "64"))
+        except (KeyError, ValueError):
+            raise ModelError(
+                f"{self.model.path}: musicedge.extra.meta_vocab is missing or not JSON"
+            ) from None
+        tokens = metadata_tokens(
+            metadata.get("artists", ()), metadata.get("album"), metadata.get("words", ())
+        )
+        return encode_tokens(tokens, vocabulary, max_tokens)[None, :]
+
+    def _run(self, windows: np.ndarray, meta: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities (n, C) for model inputs (n, ...); ``meta`` (1, L) token ids for fusion models."""
         feeds = {self.model.input_names[0]: windows}
         if "meta" in self.model.input_names:
-            feeds["meta"] = np.zeros((len(windows), 1), np.int64)  # no metadata: padding tokens only
+            feeds["meta"] = np.repeat(meta if meta is not None else self._meta(None), len(windows), axis=0)
         logits = next(iter(self.model.run(feeds).values())).astype(np.float64)
         if self.spec.multilabel:
             return 1.0 / (1.0 + np.exp(-logits))
@@ -187,11 +208,15 @@ class Classifier:
         predictions = tuple((self.labels[i], float(mean[i])) for i in order)
         return Prediction(clip.path, clip.duration_s, self.name, predictions, scores)
 
-    def predict(self, item: str | os.PathLike | np.ndarray, sr: int | None = None) -> Prediction:
-        """Classify one clip: a path, or a 1-D float array with its sample rate ``sr``."""
+    def predict(
+        self, item: str | os.PathLike | np.ndarray, sr: int | None = None, *, metadata: dict | None = None
+    ) -> Prediction:
+        """Classify one clip: a path, or a 1-D float array with its sample rate ``sr``. ``metadata``
+        ({"artists": [...], "album": ..., "words": [...]}) feeds a metadata-fusion model; others ignore it."""
         clip = self._prepare(item, sr)
+        meta = self._meta(metadata) if "meta" in self.model.input_names else None
         parts = [
-            self._run(clip.windows[i : i + self.batch_size])
+            self._run(clip.windows[i : i + self.batch_size], meta)
             for i in range(0, len(clip.windows), self.batch_size)
         ]
         return self._result(clip, np.concatenate(parts))
