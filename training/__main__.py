@@ -13,6 +13,7 @@ import sys
 # command name -> module providing add_parser(subparsers)
 COMMANDS = {
     "corpus": "training.corpus.cli",
+    "classify": "training.tasks.classify",
 }
 
 

@@ -1,0 +1,1 @@
+"""Automated experiments of the seed projects (``python -m training.experiments.<name>``)."""
