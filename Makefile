@@ -19,9 +19,14 @@ $(STAMP): pyproject.toml setup.py CMakeLists.txt $(wildcard csrc/*.h csrc/*.cc c
 
 install: $(STAMP)
 
+# The main job on its built-in default: a generated demo library (ten 30 s songs, one per style),
+# classified by the bundled genre model and tagged by the bundled mood model; then the quick benchmark.
 demo: $(STAMP)
 	$(BIN)/python -m musicedge info
-	$(BIN)/python -m benchmarks.demo --out $(OUT)/demo
+	$(BIN)/python -m training corpus --layout gtzan --out $(OUT)/demo-library --tracks 10 --seconds 30 \
+		--seed 42 --sample-rate 44100 -q
+	$(BIN)/python -m musicedge classify $(OUT)/demo-library/genres -m genre --top-k 3
+	$(BIN)/python -m musicedge classify $(OUT)/demo-library/genres -m mood -f csv -o $(OUT)/demo-moods.csv
 	$(BIN)/python -m musicedge bench --suite frontend --quick --json $(OUT)/bench.json -o $(OUT)/bench.md
 
 test: $(STAMP)
