@@ -126,17 +126,37 @@ def build(
     for variant, suffix in (("fp32", ".onnx"), ("int8", ".int8.onnx")):
         if variant in exported and (variant == "fp32" or recipe.int8):
             shutil.copyfile(exported[variant]["path"], MODELS_DIR / f"{recipe.name}{suffix}")
+    summary_real = real_recordings(MODELS_DIR / f"{recipe.name}.onnx")
     seconds = time.perf_counter() - started + (result.metrics.get("train_seconds", 0.0) if reuse_run else 0.0)
     summary = {
         "recipe": recipe.__dict__,
         "metrics": result.metrics,
         "onnx": exported,
         "seconds": round(seconds, 1),
+        "real_recordings": summary_real,
         "command": f"python -m training.bundle {recipe.name}",
     }
     (run_dir / "bundle.json").write_text(json.dumps(summary, indent=2, default=str))
     write_card(recipe, summary, MODELS_DIR / f"{recipe.name}.md")
     return summary
+
+
+REAL_MUSIC = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "real"
+
+
+def real_recordings(model_path: Path) -> list[dict]:
+    """The model's top labels on the real recordings beside the project (no ground truth: a look at
+    how it transfers, reported in the card)."""
+    from musicedge.audio import find_audio
+    from musicedge.classify import Classifier
+
+    files = find_audio([p for p in (REAL_MUSIC / "music", REAL_MUSIC / "nonmusic") if p.exists()])
+    results = Classifier.load(model_path).predict_files(files)
+    return [
+        {"file": f"{Path(r.path).parent.name}/{Path(r.path).name}", "top": r.predictions[:2]}
+        for r in results
+        if not isinstance(r, tuple)
+    ]
 
 
 def _score_without_metadata(path: Path, prepared, geometry, thresholds) -> dict:
@@ -234,6 +254,16 @@ def write_card(recipe: Recipe, summary: dict, path: Path) -> None:
         "",
         f"Validation {key}: {metrics['valid'][key]:.4f}. Reproduce with `{summary['command']}` "
         f"({summary['seconds']:.0f} s end to end).",
+        "",
+        "## On real recordings",
+        "",
+        "No labels exist for these; the model's two best answers on the files in `../shared/data/real/`:",
+        "",
+        *[
+            f"- `{r['file']}`: "
+            + (", ".join(f"{label} {score:.2f}" for label, score in r["top"]) or "no tag")
+            for r in summary.get("real_recordings", [])
+        ],
         "",
         "## Limits",
         "",
