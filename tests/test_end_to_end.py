@@ -34,8 +34,8 @@ def test_train_export_and_classify_from_the_command_line(tmp_path):
     )
     run_dir = tmp_path / "run"
     run("-m", "training", "classify", "--layout", "gtzan", "--data", str(data), "--model", "cnn5",
-        "--epochs", "1", "--out", str(run_dir), "--window-frames", "32", "--model-arg", "channels=[4,4,8,8,8]",
-        "--split", "0.34,0.33,0.33")  # fmt: skip
+        "--epochs", "1", "--out", str(run_dir), "--window-frames", "32",
+        "--model-arg", "channels=[4,4,8,8,8]", "--split", "0.34,0.33,0.33")  # fmt: skip
     model = tmp_path / "tiny.onnx"
     run("-m", "export", str(run_dir / "best.pt"), "-o", str(model))
     out = run("-m", "musicedge", "classify", str(data / "genres"), "-m", str(model), "-f", "jsonl")
@@ -55,8 +55,8 @@ def test_bundled_genre_model_on_generated_and_real_audio():
     from training.corpus import generate_song
 
     clf = Classifier.load("genre")
-    assert clf.labels == ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae",
-                          "rock")  # fmt: skip
+    styles = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
+    assert clf.labels == styles
     song = generate_song("metal", seconds=20, seed=12345, sample_rate=44100)
     assert clf.predict(song.audio, sr=song.sample_rate).label == "metal"
     int8 = Classifier.load("genre.int8")
