@@ -30,9 +30,10 @@ import torch
 from torch import Tensor, nn
 
 from musicedge.errors import AudioError, ModelError, ParameterError
-from musicedge.frontend import FrameBatcher, MelFrontend
+from musicedge.frontend import MelFrontend
 from musicedge.model import OnnxModel
 from musicedge.spec import ModelSpec
+from musicedge.windows import mel_windows, wave_windows
 
 __all__ = [
     "DEFAULT_REAL_MUSIC",
@@ -231,30 +232,7 @@ def _read_audio(path: Path, sample_rate: int, seconds: float) -> np.ndarray:
     return np.concatenate(parts)[:limit]
 
 
-def _mel_windows(frames: np.ndarray, spec: ModelSpec, pad_value: float) -> np.ndarray:
-    batcher = FrameBatcher(
-        spec.frontend.n_mels,
-        spec.window_frames,
-        spec.hop_frames,
-        batch_size=max(1, frames.shape[1]),
-        tail="pad",
-        pad_value=pad_value,
-    )
-    return np.concatenate([batch for batch, _ in batcher.batches(np.ascontiguousarray(frames, np.float32))])
-
-
-def _wave_windows(y: np.ndarray, spec: ModelSpec) -> np.ndarray:
-    hop = spec.frontend.hop_length
-    size, step = spec.window_frames * hop, spec.hop_frames * hop
-    n = max(1, 1 + -(-max(0, len(y) - size) // step))
-    out = np.zeros((n, 1, size), np.float32)
-    for i in range(n):
-        piece = y[i * step : i * step + size]
-        out[i, 0, : len(piece)] = piece
-    return out
-
-
-def _npy_windows(path: Path, kind: str, spec: ModelSpec, pad_value: float) -> np.ndarray:
+def _npy_windows(path: Path, kind: str, spec: ModelSpec) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -267,11 +245,13 @@ def _npy_windows(path: Path, kind: str, spec: ModelSpec, pad_value: float) -> np
         if array.ndim == 4 and array.shape[1:3] == (1, n_mels):
             if array.shape[3] == spec.window_frames:
                 return array
-            return np.concatenate([_mel_windows(item[0], spec, pad_value) for item in array])
+            return np.concatenate(
+                [mel_windows(np.ascontiguousarray(item[0], np.float32), spec) for item in array]
+            )
         if array.ndim == 3 and array.shape[0] == 1:
             array = array[0]
         if array.ndim == 2 and array.shape[0] == n_mels:
-            return _mel_windows(array, spec, pad_value)
+            return mel_windows(np.ascontiguousarray(array, np.float32), spec)
         raise ParameterError(
             f"calibration file {path}: expected mel windows (N, 1, {n_mels}, W) or frames "
             f"({n_mels}, T) / (1, {n_mels}, T), got shape {array.shape}"
@@ -280,7 +260,7 @@ def _npy_windows(path: Path, kind: str, spec: ModelSpec, pad_value: float) -> np
     if array.ndim == 3 and array.shape[1:] == (1, samples):
         return array
     if array.ndim == 1:
-        return _wave_windows(array, spec)
+        return wave_windows(array, spec)
     raise ParameterError(
         f"calibration file {path}: expected samples (N,) or windows (N, 1, {samples}), "
         f"got shape {array.shape}"
@@ -325,20 +305,19 @@ def real_inputs(
         result.notes.append(f"{where}: random inputs only" if not sources else f"no audio or .npy in {where}")
         return result
 
-    pad_value = 10.0 * float(np.log10(spec.frontend.amin)) if spec.frontend.log == "db" else 0.0
     frontend = MelFrontend(spec.frontend) if kind == "mel" else None
     parts: list[np.ndarray] = []
     used = 0
     for path in files:
         try:
             if path.suffix.lower() == ".npy":
-                windows = _npy_windows(path, kind, spec, pad_value)
+                windows = _npy_windows(path, kind, spec)
             else:
                 y = _read_audio(path, spec.frontend.sample_rate, seconds_per_file)
                 if frontend is not None:
-                    windows = _mel_windows(frontend.compute(y), spec, pad_value)
+                    windows = mel_windows(frontend.compute(y), spec)
                 else:
-                    windows = _wave_windows(y, spec)
+                    windows = wave_windows(y, spec)
         except AudioError as exc:
             result.notes.append(f"skipped {path.name}: {exc}")
             continue

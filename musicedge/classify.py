@@ -21,10 +21,11 @@ import numpy as np
 
 from .audio import load, validate_audio
 from .errors import AudioError, ModelError, MusicEdgeError, ParameterError
-from .frontend import FrameBatcher, MelFrontend
+from .frontend import MelFrontend
 from .metadata import encode_tokens, metadata_tokens
 from .model import OnnxModel
 from .models import resolve
+from .windows import mel_windows, wave_windows
 
 
 @dataclass(frozen=True)
@@ -88,8 +89,6 @@ class Classifier:
         self.labels = spec.labels
         self._frontend_config = spec.frontend
         self._wave_input = spec.extra.get("input") == "wave"
-        floor = 10 * np.log10(spec.frontend.amin) if spec.frontend.log == "db" else 0.0
-        self._pad_value = float(floor)
         self.thresholds = self._thresholds() if spec.multilabel else None
 
     @classmethod
@@ -127,26 +126,9 @@ class Classifier:
         return self._frontend_config.sample_rate
 
     def _windows(self, y: np.ndarray) -> np.ndarray:
-        spec = self.spec
         if self._wave_input:
-            hop = spec.frontend.hop_length
-            size, step = spec.window_frames * hop, spec.hop_frames * hop
-            n = max(1, 1 + -(-max(0, len(y) - size) // step))
-            out = np.zeros((n, 1, size), np.float32)
-            for i in range(n):
-                piece = y[i * step : i * step + size]
-                out[i, 0, : len(piece)] = piece
-            return out
-        frames = MelFrontend(self._frontend_config).compute(y)
-        batcher = FrameBatcher(
-            spec.frontend.n_mels,
-            spec.window_frames,
-            spec.hop_frames,
-            batch_size=max(1, spec.frontend.num_frames(len(y))),
-            tail="pad",
-            pad_value=self._pad_value,
-        )
-        return np.concatenate([batch for batch, _ in batcher.batches(frames)])
+            return wave_windows(y, self.spec)
+        return mel_windows(MelFrontend(self._frontend_config).compute(y), self.spec)
 
     def _prepare(self, item: str | os.PathLike | np.ndarray, sr: int | None) -> _Clip:
         if isinstance(item, np.ndarray):
