@@ -43,3 +43,20 @@ def seeded_signal(sr: int, seconds: float, seed: int = 0) -> np.ndarray:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+def librosa_mel_power(y: np.ndarray, cfg) -> np.ndarray:
+    """The reference: librosa.feature.melspectrogram in float64 on the same samples, with the config's
+    settings (mel power or magnitude; no log)."""
+    import warnings
+
+    import librosa
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "n_fft is too large for input signal"
+        return librosa.feature.melspectrogram(
+            y=np.asarray(y, dtype=np.float64), sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
+            win_length=cfg.win_length, window="boxcar" if cfg.window == "rectangular" else cfg.window,
+            center=cfg.center, pad_mode=cfg.pad_mode, power=cfg.power, n_mels=cfg.n_mels, fmin=cfg.fmin,
+            fmax=cfg.fmax, htk=cfg.htk, norm=cfg.norm, dtype=np.float64,
+        )  # fmt: skip

@@ -12,30 +12,13 @@ import musicedge._native as native
 from musicedge import FrontendConfig, MelFrontend
 from musicedge.audio import load
 
-from conftest import real_music_files, seeded_signal
+from conftest import librosa_mel_power, real_music_files, seeded_signal
 
 
 def librosa_mel(y: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
-    """The reference: librosa in float64 on the same float32 samples."""
-    mel = librosa.feature.melspectrogram(
-        y=y.astype(np.float64),
-        sr=cfg.sample_rate,
-        n_fft=cfg.n_fft,
-        hop_length=cfg.hop_length,
-        win_length=cfg.win_length,
-        window=cfg.window if cfg.window != "rectangular" else "boxcar",
-        center=cfg.center,
-        pad_mode=cfg.pad_mode,
-        power=cfg.power,
-        n_mels=cfg.n_mels,
-        fmin=cfg.fmin,
-        fmax=cfg.fmax,
-        htk=cfg.htk,
-        norm=cfg.norm,
-    )
-    if cfg.log == "db":
-        mel = librosa.power_to_db(mel, ref=1.0, amin=cfg.amin, top_db=None)
-    return mel
+    """The reference, in dB when the config asks for it."""
+    mel = librosa_mel_power(y, cfg)
+    return librosa.power_to_db(mel, ref=1.0, amin=cfg.amin, top_db=None) if cfg.log == "db" else mel
 
 
 def assert_matches_librosa(ours: np.ndarray, ref: np.ndarray, cfg: FrontendConfig) -> None:

@@ -16,7 +16,6 @@ librosa runs in float64 (signal, STFT and mel bank) as the reference.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,38 +28,13 @@ from musicedge.config import FrontendConfig  # noqa: E402
 from musicedge.errors import ParameterError  # noqa: E402
 from training.features import TorchMelFrontend  # noqa: E402
 
+from conftest import librosa_mel_power  # noqa: E402
+
 torch.set_num_threads(1)
 
 REAL_MUSIC = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real" / "music"
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3"}
 EXCERPT_SECONDS = 12.0
-
-
-def librosa_window_name(window: str) -> str:
-    return "boxcar" if window == "rectangular" else window
-
-
-def reference_mel(y: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
-    """librosa.feature.melspectrogram in float64 with the config's settings (power, not dB)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "n_fft is too large for input signal"
-        return librosa.feature.melspectrogram(
-            y=np.asarray(y, dtype=np.float64),
-            sr=cfg.sample_rate,
-            n_fft=cfg.n_fft,
-            hop_length=cfg.hop_length,
-            win_length=cfg.win_length,
-            window=librosa_window_name(cfg.window),
-            center=cfg.center,
-            pad_mode=cfg.pad_mode,
-            power=cfg.power,
-            n_mels=cfg.n_mels,
-            fmin=cfg.fmin,
-            fmax=cfg.fmax,
-            htk=cfg.htk,
-            norm=cfg.norm,
-            dtype=np.float64,
-        )
 
 
 def to_db(mel: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
@@ -155,7 +129,7 @@ def test_twin_matches_librosa_on_seeded_signals(name: str) -> None:
         out = frontend(torch.from_numpy(y)).numpy()
         assert out.dtype == np.float32
         assert out.shape == (cfg.n_mels, cfg.num_frames(len(y)))
-        assert_matches(out.astype(np.float64), reference_mel(y, cfg), cfg)
+        assert_matches(out.astype(np.float64), librosa_mel_power(y, cfg), cfg)
 
 
 @pytest.mark.parametrize("name", ["gtzan22k-db", "mag-db-htk", "rect-nocenter-db"])
@@ -163,7 +137,7 @@ def test_float64_twin_is_exact(name: str) -> None:
     cfg = FrontendConfig(**GRID[name])
     y = seeded_signal(cfg.sample_rate, 1.0, seed=7)
     out = TorchMelFrontend(cfg, dtype=torch.float64)(torch.from_numpy(y)).numpy()
-    ref = reference_mel(y, cfg)
+    ref = librosa_mel_power(y, cfg)
     mask = within_power_range(ref, cfg, 100.0)
     assert np.abs(out - to_db(ref, cfg))[mask].max() < 1e-8  # measured: about 3e-12
 
@@ -175,7 +149,7 @@ def test_short_signals(pad_mode: str, n_samples: int) -> None:
     cfg = FrontendConfig(sample_rate=16000, n_fft=512, hop_length=128, n_mels=40, pad_mode=pad_mode)
     y = np.random.default_rng(n_samples).standard_normal(n_samples)
     out = TorchMelFrontend(cfg)(torch.from_numpy(y)).numpy()
-    ref = reference_mel(y, cfg)
+    ref = librosa_mel_power(y, cfg)
     assert out.shape == ref.shape == (40, 1 + n_samples // 128)
     assert np.abs(out - ref).max() <= 1e-4 * ref.max()
 
@@ -279,7 +253,7 @@ def test_twin_matches_librosa_on_real_music(name: str) -> None:
     for path in require_real_music():
         y = load_excerpt(path, cfg.sample_rate)
         out = frontend(torch.from_numpy(y)).numpy().astype(np.float64)
-        assert_matches(out, reference_mel(y, cfg), cfg)
+        assert_matches(out, librosa_mel_power(y, cfg), cfg)
 
 
 def native_frontend():
