@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from ..argtypes import positive_int
 from .layouts import DEFAULT_SAMPLE_RATE, LAYOUTS
 from .render import SYNTHS
 from .styles import STYLES
@@ -31,16 +32,6 @@ styles: blues, classical, country, disco, hiphop, jazz, metal, pop, reggae, rock
 Except for salami, every track is exactly --seconds long: an excerpt, cut at a bar line, of a
 whole song with intro, verses, choruses, bridge ... The same --seed gives the same files.
 """
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _positive_float(text: str) -> float:
@@ -83,7 +74,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument("--layout", required=True, choices=LAYOUTS, help="folder structure to write")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if absent)")
-    p.add_argument("--tracks", type=_positive_int, default=100, metavar="N", help="number of tracks (100)")
+    p.add_argument("--tracks", type=positive_int, default=100, metavar="N", help="number of tracks (100)")
     p.add_argument(
         "--seconds",
         type=_positive_float,
@@ -105,18 +96,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="soundfont for fluidsynth ($MUSICEDGE_SOUNDFONT or Debian's TimGM6mb.sf2)",
     )
     p.add_argument(
-        "-j", "--jobs", type=_positive_int, default=None, metavar="JOBS", help="worker processes (all cores)"
+        "-j", "--jobs", type=positive_int, default=None, metavar="JOBS", help="worker processes (all cores)"
     )
     p.add_argument(
         "--sample-rate",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="HZ",
         help="audio sample rate ("
         + ", ".join(f"{k} {v}" for k, v in DEFAULT_SAMPLE_RATE.items())
         + "; melon must stay 16000)",
     )
-    p.add_argument("--clips", type=_positive_int, default=3, help="retrieval: clips per track (3)")
+    p.add_argument("--clips", type=positive_int, default=3, help="retrieval: clips per track (3)")
     p.add_argument("--clip-seconds", type=_positive_float, default=10.0, help="retrieval: clip length (10)")
     p.add_argument(
         "--styles",

@@ -54,6 +54,7 @@ from musicedge.errors import DataError, MusicEdgeError, ParameterError
 from musicedge.spec import ModelSpec
 
 from .. import metrics as M
+from ..argtypes import positive_int
 from ..checkpoint import model_class_path, save_checkpoint
 from ..layouts import Track, assign_splits, load_gtzan, load_melon
 from ..loop import SCHEDULES, fit, resolve_device, seed_everything
@@ -910,16 +911,6 @@ def _fractions(text: str) -> tuple[float, float, float]:
     return parts  # type: ignore[return-value]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -963,7 +954,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         choices=sorted({t for ts in TARGETS.values() for t in ts}),
         help="what to predict (gtzan: genre; melon: station (default), mood tags or genre)",
     )
-    p.add_argument("--epochs", type=_positive_int, default=20, help="epochs to train (20)")
+    p.add_argument("--epochs", type=positive_int, default=20, help="epochs to train (20)")
     p.add_argument("--device", default="auto", help="auto (default), cuda, cuda:N or cpu")
     p.add_argument(
         "--out", type=Path, required=True, metavar="RUN_DIR", help="where checkpoints and metrics go"
@@ -971,15 +962,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--seed", type=int, default=0, help="seeds the split, the weights and the data order (0)")
     p.add_argument(
         "--window-frames",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="W",
         help="frames per model window (gtzan22k: 128, melon16k: 256)",
     )
     p.add_argument(
-        "--hop-frames", type=_positive_int, default=None, metavar="H", help="frames between windows (W / 2)"
+        "--hop-frames", type=positive_int, default=None, metavar="H", help="frames between windows (W / 2)"
     )
-    p.add_argument("--batch-size", type=_positive_int, default=32, metavar="B", help="batch size (32)")
+    p.add_argument("--batch-size", type=positive_int, default=32, metavar="B", help="batch size (32)")
     p.add_argument("--lr", type=_positive_float, default=1e-3, help="peak learning rate (0.001)")
     p.add_argument("--weight-decay", type=_float, default=0.01, help="AdamW weight decay (0.01)")
     p.add_argument(
@@ -1014,10 +1005,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="TR,VA,TE",
         help="train, valid and test fractions (0.8,0.1,0.1), stratified by label",
     )
-    p.add_argument("--crops", type=_positive_int, default=4, help="random windows per track and epoch (4)")
+    p.add_argument("--crops", type=positive_int, default=4, help="random windows per track and epoch (4)")
     p.add_argument(
         "--patience",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="stop after this many epochs without improvement (off)",
     )
@@ -1032,9 +1023,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--name", default=None, help="model name in the spec (default TARGET-MODEL)")
     p.add_argument("--version", default="1.0.0", help="model version in the spec")
     p.add_argument("--export", action="store_true", help="also write fp32 and int8 ONNX and score them")
-    p.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     g = p.add_argument_group("synthetic layout")
-    g.add_argument("--synthetic-tracks", type=_positive_int, default=100, metavar="N", help="tracks (100)")
+    g.add_argument("--synthetic-tracks", type=positive_int, default=100, metavar="N", help="tracks (100)")
     g.add_argument(
         "--synthetic-seconds", type=_positive_float, default=30.0, metavar="S", help="track length (30)"
     )
@@ -1045,7 +1036,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="LIST",
         help="comma-separated styles (default: all ten)",
     )
-    g.add_argument("--jobs", type=_positive_int, default=None, help="corpus generation processes (all cores)")
+    g.add_argument("--jobs", type=positive_int, default=None, help="corpus generation processes (all cores)")
     p.set_defaults(func=run, parser=p)
     return p
 
