@@ -18,6 +18,7 @@ is. The output ``logits`` is float32 ``(B, n_classes)``, raw (no softmax or sigm
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Any
 
@@ -55,7 +56,7 @@ def check_int_list(name: str, value: Any, length: int | None = None) -> list[int
     return items
 
 
-class ProtocolModel(nn.Module):
+class ProtocolModel(nn.Module, metaclass=abc.ABCMeta):
     """Base of the classification models: the protocol attributes and the input checks.
 
     Subclasses set ``input_names``, ``dynamic_axes`` and ``model_kwargs`` and implement
@@ -70,8 +71,9 @@ class ProtocolModel(nn.Module):
     model_kwargs: dict[str, Any]
     n_classes: int
 
+    @abc.abstractmethod
     def example_inputs(self, batch: int = 2) -> tuple[Tensor, ...]:
-        raise NotImplementedError
+        """Valid inputs at the model's own window size, ``batch`` examples."""
 
     def num_parameters(self) -> int:
         """Number of trainable parameters."""
