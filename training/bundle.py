@@ -24,6 +24,7 @@ from .corpus import write_layout
 from .tasks.classify import (
     ClassifyConfig,
     ClassifyResult,
+    evaluate,
     export_and_score,
     geometry_for,
     prepare_data,
@@ -116,8 +117,8 @@ def build(
         seed=0,
     )
     prepared = prepare_data(cfg)
-    result = _reuse(reuse_run, run_dir) if reuse_run else train_classifier(cfg, prepared)
     geometry = geometry_for(prepared.kind, cfg.window_frames, cfg.hop_frames, prepared.frontend)
+    result = _reuse(reuse_run, run_dir, prepared, geometry) if reuse_run else train_classifier(cfg, prepared)
     exported = export_and_score(result, prepared, geometry, sys.stderr)
     if "meta" in result.model.input_names and "fp32" in exported:
         exported["fp32"]["test_without_metadata"] = _score_without_metadata(
@@ -179,9 +180,10 @@ def _score_without_metadata(path: Path, prepared, geometry, thresholds) -> dict:
     return metrics
 
 
-def _reuse(source: Path, run_dir: Path) -> ClassifyResult:
+def _reuse(source: Path, run_dir: Path, prepared, geometry) -> ClassifyResult:
     """A finished run of the same settings, adopted: its best checkpoint gains the architecture keys
-    (``model_class``, ``model_kwargs``) that newer runs write into the spec themselves."""
+    (``model_class``, ``model_kwargs``) that newer runs write into the spec themselves, and a tagger's
+    thresholds are chosen again on the validation tracks by the current ``choose_thresholds``."""
     import numpy as np
     import torch
 
@@ -193,15 +195,18 @@ def _reuse(source: Path, run_dir: Path) -> ClassifyResult:
     best = run_dir / "best.pt"
     checkpoint = torch.load(best, map_location="cpu", weights_only=True)
     model, spec, _ = load_checkpoint(best)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
     extra = {
         **spec.extra,
         "model_class": model_class_path(model),
         "model_kwargs": json.dumps(model.model_kwargs, sort_keys=True),
     }
+    if spec.multilabel:
+        metrics["valid"], _, thresholds = evaluate(model, prepared.valid, geometry, True)
+        extra["thresholds"] = json.dumps([round(float(t), 6) for t in thresholds])
     checkpoint["spec"] = spec.replace(extra=extra).to_dict()
     torch.save(checkpoint, best)
     model, spec, _ = load_checkpoint(best)
-    metrics = json.loads((run_dir / "metrics.json").read_text())
     raw = spec.extra.get("thresholds")
     thresholds = np.asarray(json.loads(raw)) if raw else None
     return ClassifyResult(run_dir, best, spec, model, metrics, thresholds)

@@ -130,20 +130,24 @@ def test_meta_vocabulary():
     assert vocab.encode([]).tolist() == [0] * 6
 
 
-def test_choose_thresholds_falls_back_for_rare_tags():
+def test_choose_thresholds_shrinks_rare_tags_to_the_shared_threshold():
+    from training.metrics import select_thresholds
+
     rng = np.random.default_rng(0)
-    truth = np.zeros((40, 3), dtype=np.int64)
-    truth[:20, 0] = 1  # common tags get their own threshold
-    truth[10:30, 1] = 1
-    truth[0, 2] = 1  # a tag with one positive takes the shared one
+    truth = np.zeros((400, 3), dtype=np.int64)
+    truth[:200, 0] = 1  # a frequent tag
+    truth[100:300, 1] = 1
+    truth[0, 2] = 1  # a tag with one positive
     scores = np.clip(truth * 0.5 + rng.uniform(0.0, 0.45, truth.shape), 0, 1)
-    scores[:, 0] = np.clip(scores[:, 0] + 0.3, 0, 1)
-    thresholds = choose_thresholds(truth, scores, min_positives=5)
+    scores[:, 0] += 0.3  # the frequent tag's own best threshold lies 0.3 higher than the others'
+    own = select_thresholds(truth, scores)
+    thresholds = choose_thresholds(truth, scores, prior=20)
     assert thresholds.shape == (3,)
-    assert 0.75 < thresholds[0] <= 1.05  # tag 0's scores are shifted up: its own threshold follows
-    assert 0.45 < thresholds[1] < 0.5 + 1e-9
-    grid = np.linspace(0.01, 0.99, 99)
-    assert np.isclose(grid, thresholds[2]).any()
+    assert abs(thresholds[0] - own[0]) < 0.1 * abs(own[0] - thresholds[2])  # mostly its own
+    shared = choose_thresholds(truth, scores, prior=1e12)  # all pulled to the one shared threshold
+    assert np.ptp(shared) < 1e-6 and 0.01 <= shared[0] <= 0.99
+    assert abs(thresholds[2] - shared[2]) <= abs(own[2] - shared[2]) / 20  # mostly the shared one
+    np.testing.assert_allclose(choose_thresholds(truth, scores, prior=1e-12), own)
 
 
 # -- end to end -------------------------------------------------------------------------------------------

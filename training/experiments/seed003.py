@@ -37,6 +37,7 @@ from musicedge.errors import MusicEdgeError
 
 from ..corpus import write_layout
 from ..layouts import load_gtzan
+from ..loop import resolve_device
 from ..models import input_kind
 from ..tasks.classify import (
     ClassifyConfig,
@@ -257,7 +258,7 @@ def run_experiment(
         "snr_db": SNR_DB,
         "settings": settings.__dict__,
         "seed": seed,
-        "device": device,
+        "device": str(resolve_device(device)),
         "threads": torch.get_num_threads(),
         "seconds": round(time.perf_counter() - started, 1),
         "results": results,
