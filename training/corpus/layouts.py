@@ -476,7 +476,9 @@ def write_layout(
             if progress:
                 progress(len(records), len(specs), records[-1])
     else:
-        ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        # Not "fork": a parent that already runs threads (ONNX Runtime, torch, BLAS pools, as in a test
+        # session or a training job) can hand a child a lock that is never released, and the pool hangs.
+        ctx = multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
         with ctx.Pool(jobs) as pool:
             for record in pool.imap(write_track, specs, chunksize=1):
                 records.append(record)
