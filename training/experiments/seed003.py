@@ -16,6 +16,7 @@ scored on a clean and a noisy test set.
 
 ``--data`` is a GTZAN-layout folder (``genres/<genre>/*.wav``); when it is absent or empty, a corpus
 is generated there first (200 tracks x 30 s of the ten styles; ``--quick``: 3 styles x 4 tracks x 6 s).
+It is split 80 / 10 / 10 (train / valid / test, stratified by genre, seeded; ``--split`` to change).
 Writes ``OUT/seed003.md`` (the tables: one-vs-rest macro ROC-AUC and accuracy, clean / noisy),
 ``OUT/seed003.json`` and one run folder per model (``OUT/runs/<arch>-<data>/``).
 """
@@ -351,6 +352,16 @@ def markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _fractions(text: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected three comma-separated fractions, got {text!r}") from None
+    if len(parts) != 3 or any(p <= 0 for p in parts) or abs(sum(parts) - 1.0) > 1e-6:
+        raise argparse.ArgumentTypeError(f"expected three positive fractions summing to 1, got {text!r}")
+    return parts  # type: ignore[return-value]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m training.experiments.seed003", description=__doc__.splitlines()[0]
@@ -363,6 +374,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="auto, cuda or cpu")
     parser.add_argument("--generated-tracks", type=int, default=None, help="extra tracks (as many as train)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--split",
+        type=_fractions,
+        default=None,
+        metavar="TR,VA,TE",
+        help="train, valid and test fractions of --data (0.8,0.1,0.1; quick: 0.5,0.25,0.25)",
+    )
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs must be at least 1, got {args.epochs}")
@@ -376,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
         changes["epochs"] = args.epochs
     if args.generated_tracks is not None:
         changes["generated_tracks"] = args.generated_tracks
+    if args.split is not None:
+        changes["split"] = args.split
     settings = Settings(**{**settings.__dict__, **changes})
     try:
         summary = run_experiment(
