@@ -9,7 +9,7 @@ same split.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from musicedge.errors import DataError
@@ -62,35 +62,40 @@ def _label_folders(folder: Path, report: Report) -> list[Path]:
     return folders
 
 
-def _read_origins(split: str, origin_dir: Path, report: Report, probe_audio: bool) -> list[Track]:
-    tracks = []
-    for label_dir in _label_folders(origin_dir, report):
-        label = label_dir.name
+def _labelled_audio(folder: Path, report: Report) -> Iterator[tuple[str, Path]]:
+    """``(label, path)`` for every audio file in ``folder/<label>/``; an empty label folder is reported."""
+    for label_dir in _label_folders(folder, report):
         files = _audio_files(label_dir, report)
         if not files:
             report.problem(label_dir, "label folder holds no audio files")
         for path in files:
-            parsed = _parse_int_fields(path.stem, 1)
-            if parsed is None or parsed[0] != label:
-                report.problem(path, f"origin name must be '{label}_<k>{path.suffix}' (its folder's label)")
+            yield label_dir.name, path
+
+
+def _read_origins(split: str, origin_dir: Path, report: Report, probe_audio: bool) -> list[Track]:
+    tracks = []
+    for label, path in _labelled_audio(origin_dir, report):
+        parsed = _parse_int_fields(path.stem, 1)
+        if parsed is None or parsed[0] != label:
+            report.problem(path, f"origin name must be '{label}_<k>{path.suffix}' (its folder's label)")
+            continue
+        duration = None
+        if probe_audio:
+            try:
+                duration = audio_duration(path)
+            except DataError as exc:
+                report.failed(path, exc)
                 continue
-            duration = None
-            if probe_audio:
-                try:
-                    duration = audio_duration(path)
-                except DataError as exc:
-                    report.failed(path, exc)
-                    continue
-            tracks.append(
-                Track(
-                    id=f"{split}/{path.stem}",
-                    split=split,
-                    audio_path=path,
-                    duration=duration,
-                    label=label,
-                    metadata={"index": parsed[1][0]},
-                )
+        tracks.append(
+            Track(
+                id=f"{split}/{path.stem}",
+                split=split,
+                audio_path=path,
+                duration=duration,
+                label=label,
+                metadata={"index": parsed[1][0]},
             )
+        )
     return tracks
 
 
@@ -98,55 +103,50 @@ def _read_clips(
     split: str, sample_dir: Path, origins: dict[str, list[Track]], report: Report, probe_audio: bool
 ) -> list[Clip]:
     clips = []
-    for label_dir in _label_folders(sample_dir, report):
-        label = label_dir.name
-        files = _audio_files(label_dir, report)
-        if not files:
-            report.problem(label_dir, "label folder holds no audio files")
-        for path in files:
-            parsed = _parse_int_fields(path.stem, 2)
-            if parsed is None or parsed[0] != label:
-                report.problem(path, f"clip name must be '{label}_<start_ms>_<end_ms>{path.suffix}'")
+    for label, path in _labelled_audio(sample_dir, report):
+        parsed = _parse_int_fields(path.stem, 2)
+        if parsed is None or parsed[0] != label:
+            report.problem(path, f"clip name must be '{label}_<start_ms>_<end_ms>{path.suffix}'")
+            continue
+        start_ms, end_ms = parsed[1]
+        if end_ms <= start_ms:
+            report.problem(path, f"clip end {end_ms} ms is not after its start {start_ms} ms")
+            continue
+        candidates = origins.get(label, [])
+        if not candidates:
+            report.problem(path, f"no origin track for label {label!r} in split {split!r}")
+            continue
+        start, end = start_ms / 1000.0, end_ms / 1000.0
+        duration = None
+        if probe_audio:
+            try:
+                duration = audio_duration(path)
+            except DataError as exc:
+                report.failed(path, exc)
                 continue
-            start_ms, end_ms = parsed[1]
-            if end_ms <= start_ms:
-                report.problem(path, f"clip end {end_ms} ms is not after its start {start_ms} ms")
+            if abs(duration - (end - start)) > DURATION_TOLERANCE_S:
+                report.problem(path, f"clip lasts {duration:.3f} s but its name says {end - start:.3f} s")
                 continue
-            candidates = origins.get(label, [])
-            if not candidates:
-                report.problem(path, f"no origin track for label {label!r} in split {split!r}")
-                continue
-            start, end = start_ms / 1000.0, end_ms / 1000.0
-            duration = None
-            if probe_audio:
-                try:
-                    duration = audio_duration(path)
-                except DataError as exc:
-                    report.failed(path, exc)
-                    continue
-                if abs(duration - (end - start)) > DURATION_TOLERANCE_S:
-                    report.problem(path, f"clip lasts {duration:.3f} s but its name says {end - start:.3f} s")
-                    continue
-            if len(candidates) == 1 and candidates[0].duration is not None:
-                if end > candidates[0].duration + DURATION_TOLERANCE_S:
-                    report.problem(
-                        path,
-                        f"clip ends at {end:.3f} s, after the end of its origin "
-                        f"{candidates[0].audio_path} ({candidates[0].duration:.3f} s)",
-                    )
-                    continue
-            clips.append(
-                Clip(
-                    id=f"{split}/{path.stem}",
-                    split=split,
-                    audio_path=path,
-                    label=label,
-                    start=start,
-                    end=end,
-                    origin_ids=tuple(t.id for t in candidates),
-                    duration=duration,
+        if len(candidates) == 1 and candidates[0].duration is not None:
+            if end > candidates[0].duration + DURATION_TOLERANCE_S:
+                report.problem(
+                    path,
+                    f"clip ends at {end:.3f} s, after the end of its origin "
+                    f"{candidates[0].audio_path} ({candidates[0].duration:.3f} s)",
                 )
+                continue
+        clips.append(
+            Clip(
+                id=f"{split}/{path.stem}",
+                split=split,
+                audio_path=path,
+                label=label,
+                start=start,
+                end=end,
+                origin_ids=tuple(t.id for t in candidates),
+                duration=duration,
             )
+        )
     return clips
 
 
