@@ -14,20 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from musicedge.model import cpu_session
+
 from .harness import Record, measure
 
 SUITE = "inference"
-
-
-def _ort_session(path: Path, threads: int = 1):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def _eager_vs_ort(name: str, model, spec, repeats: int) -> Record:
@@ -40,7 +31,7 @@ def _eager_vs_ort(name: str, model, spec, repeats: int) -> Record:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.onnx"
         export_model(model, spec, path, verify=True)
-        session = _ort_session(path)
+        session = cpu_session(path, threads=1)
         feeds = {n: x.numpy() for n, x in zip(model.input_names, inputs, strict=True)}
 
         def eager():
@@ -59,7 +50,7 @@ def _int8_vs_fp32(name: str, fp32: Path, int8: Path, repeats: int) -> Record:
     from musicedge.model import OnnxModel
 
     spec = OnnxModel(fp32).spec
-    session32, session8 = _ort_session(fp32), _ort_session(int8)
+    session32, session8 = cpu_session(fp32, threads=1), cpu_session(int8, threads=1)
     rng = np.random.default_rng(0)
     shape = (1, 1, spec.frontend.n_mels, spec.window_frames)
     feeds = {session32.get_inputs()[0].name: (rng.standard_normal(shape) * 15 - 50).astype(np.float32)}

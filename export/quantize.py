@@ -45,6 +45,7 @@ import numpy as np
 import onnx
 
 from musicedge.errors import ModelError, ParameterError
+from musicedge.model import cpu_session
 from musicedge.spec import ModelSpec
 
 from . import IR_VERSION, OPSET
@@ -132,17 +133,6 @@ class _Reader:
         self._index = 0
 
 
-def _session(path: str | os.PathLike[str], threads: int = 1):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 4  # errors come back as exceptions
-    return ort.InferenceSession(os.fspath(path), sess_options=options, providers=["CPUExecutionProvider"])
-
-
 def measure_latency(
     paths: Mapping[str, str | os.PathLike[str]],
     feeds: Mapping[str, np.ndarray],
@@ -154,7 +144,7 @@ def measure_latency(
 ) -> dict[str, float]:
     """Median latency in ms of each file on the same ``feeds``, runs interleaved round by round so that
     load from other processes falls on all alike. About ``budget_s`` seconds in all."""
-    sessions = {name: _session(path, threads) for name, path in paths.items()}
+    sessions = {name: cpu_session(path, threads) for name, path in paths.items()}
     feeds = dict(feeds)
     for session in sessions.values():
         for _ in range(3):

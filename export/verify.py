@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from musicedge.errors import AudioError, ModelError, ParameterError
 from musicedge.frontend import MelFrontend
-from musicedge.model import OnnxModel
+from musicedge.model import OnnxModel, cpu_session
 from musicedge.spec import ModelSpec
 from musicedge.windows import mel_windows, wave_windows
 
@@ -349,12 +349,7 @@ def _onnx_runner(model: str | os.PathLike[str] | OnnxModel) -> tuple[Runner, tup
     """``feeds -> outputs`` for an ONNX file (a bare CPU session: no metadata needed) or an OnnxModel."""
     if isinstance(model, OnnxModel):
         return model.run, model.output_names
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 4  # errors come back as exceptions
-    session = ort.InferenceSession(os.fspath(model), sess_options=options, providers=["CPUExecutionProvider"])
+    session = cpu_session(model)
     names = tuple(o.name for o in session.get_outputs())
 
     def run(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -77,7 +77,9 @@ def _tensor_info(arg: Any) -> TensorInfo:
     return TensorInfo(arg.name, _ORT_DTYPES.get(arg.type), shape)
 
 
-def _session_options(threads: int | None):
+def session_options(threads: int | None = None):
+    """ONNX Runtime options for every musicedge session: full graph optimisation, quiet logs, and with
+    ``threads`` that many intra-op threads and one inter-op thread."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -90,6 +92,16 @@ def _session_options(threads: int | None):
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
     return options
+
+
+def cpu_session(path: str | os.PathLike[str], threads: int | None = None):
+    """A bare ONNX Runtime CPU session with :func:`session_options` (no metadata needed): for export's
+    checks, quantisation and benchmarks."""
+    import onnxruntime as ort
+
+    return ort.InferenceSession(
+        os.fspath(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
+    )
 
 
 class OnnxModel:
@@ -140,7 +152,7 @@ class OnnxModel:
 
         try:
             session = ort.InferenceSession(
-                str(self._path), sess_options=_session_options(threads), providers=providers
+                str(self._path), sess_options=session_options(threads), providers=providers
             )
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises its own classes, all Exception
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

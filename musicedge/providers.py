@@ -40,21 +40,12 @@ def _libraries_load(provider: str) -> bool:
     return True
 
 
-def _session_options(threads: int | None = None):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # errors only; the probe expects failures
-    if threads:
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-    return options
-
-
 @functools.lru_cache(maxsize=1)
 def usable_providers() -> tuple[str, ...]:
     """Providers that ran the probe model here, best first; CPUExecutionProvider always last."""
     import onnxruntime as ort
+
+    from .model import session_options
 
     usable = []
     for provider in ort.get_available_providers():
@@ -63,7 +54,7 @@ def usable_providers() -> tuple[str, ...]:
         try:
             session = ort.InferenceSession(
                 str(PROBE_MODEL),
-                sess_options=_session_options(),
+                sess_options=session_options(),
                 providers=[provider, "CPUExecutionProvider"],
             )
             session.run(None, {"x": np.zeros(1, np.float32)})
