@@ -18,7 +18,7 @@ def _windowed_frames(y: np.ndarray, cfg) -> np.ndarray:
     """The frames the frontend transforms (centred, zero-padded, windowed), as float32 (n_frames, n_fft)."""
     padded = np.pad(y, cfg.n_fft // 2) if cfg.center else y
     frames = np.lib.stride_tricks.sliding_window_view(padded, cfg.n_fft)[:: cfg.hop_length]
-    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(cfg.n_fft) / cfg.n_fft)).astype(np.float32)
+    window = cfg.analysis_window().astype(np.float32)
     return np.ascontiguousarray(frames * window, dtype=np.float32)
 
 
