@@ -175,6 +175,11 @@ def _write_results(results, writer: RecordWriter, total: int, to_record) -> int:
     return failures
 
 
+@cli.group("eval")
+def eval_group() -> None:
+    """Score a model against a labelled dataset layout (markdown to stdout)."""
+
+
 @cli.command()
 @click.option(
     "--suite",
