@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test cpptest lint bench install clean
 
 $(STAMP): pyproject.toml setup.py CMakeLists.txt $(wildcard csrc/*.h csrc/*.cc csrc/python/*.h csrc/python/*.cc)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,15 @@ demo: $(STAMP)
 	$(BIN)/python -m musicedge classify $(OUT)/demo-library/genres -m mood -f csv -o $(OUT)/demo-moods.csv
 	$(BIN)/python -m musicedge bench --suite frontend --quick --json $(OUT)/bench.json -o $(OUT)/bench.md
 
-test: $(STAMP)
+# The C++ library's own unit tests and example (ctest), then the Python suite.
+test: $(STAMP) cpptest
 	$(BIN)/python -m pytest -q
+
+CPPBUILD := build/cpp
+cpptest:
+	cmake -S . -B $(CPPBUILD) -DMUSICEDGE_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build $(CPPBUILD) -j 2
+	ctest --test-dir $(CPPBUILD) --output-on-failure
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
