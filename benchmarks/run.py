@@ -15,6 +15,7 @@ SUITES = {
     "frontend": "benchmarks.frontend",
     "inference": "benchmarks.inference",
     "pipeline": "benchmarks.pipeline",
+    "streaming": "benchmarks.streaming",
 }
 
 

@@ -21,11 +21,12 @@ import numpy as np
 
 from .audio import load, validate_audio
 from .errors import AudioError, ModelError, MusicEdgeError, ParameterError
-from .frontend import MelFrontend
+from .frontend import FrameBatcher, MelFrontend
 from .metadata import encode_tokens, metadata_tokens
 from .model import OnnxModel
 from .models import resolve
-from .windows import mel_windows, wave_windows
+from .stream import AudioStream
+from .windows import mel_windows, silence_floor, wave_windows
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,21 @@ class Prediction:
             "model": self.model,
             "predictions": [{"label": label, "score": round(score, 6)} for label, score in self.top(top_k)],
         }
+
+
+@dataclass(frozen=True)
+class StreamUpdate:
+    """A live classification at ``time_s`` seconds into the stream.
+
+    ``latest`` scores the model's last window alone (what is playing now: the ``window_frames`` frames
+    ending at ``time_s``; before a whole window has arrived, what there is, padded as offline pads a
+    short clip); ``overall`` averages every window the offline prediction would use that has
+    completed so far (``latest`` until the first one completes).
+    """
+
+    time_s: float
+    latest: Prediction
+    overall: Prediction
 
 
 @dataclass
@@ -101,6 +117,23 @@ class Classifier:
         batch_size: int = 32,
     ) -> Classifier:
         return cls(OnnxModel(resolve(name_or_path), device=device, threads=threads), batch_size=batch_size)
+
+    def create_stream(
+        self, sample_rate: int | None = None, *, update_seconds: float = 0.5, metadata: dict | None = None
+    ) -> ClassifierStream:
+        """A live stream over this model (see :class:`ClassifierStream`); ``sample_rate`` is the rate of
+        the chunks to be fed (default the model's), ``update_seconds`` the audio between updates."""
+        return ClassifierStream(self, sample_rate, update_seconds=update_seconds, metadata=metadata)
+
+    def close(self) -> None:
+        """Release the model's session; later calls raise ModelError. Closing twice is harmless."""
+        self.model.close()
+
+    def __enter__(self) -> Classifier:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def _thresholds(self) -> np.ndarray:
         raw = self.spec.extra.get("thresholds")
@@ -182,13 +215,15 @@ class Classifier:
         return e / e.sum(axis=1, keepdims=True)
 
     def _result(self, clip: _Clip, probabilities: np.ndarray) -> Prediction:
-        mean = probabilities.mean(axis=0)
+        return self._prediction(clip.path, clip.duration_s, probabilities.mean(axis=0))
+
+    def _prediction(self, path: str | None, duration_s: float, mean: np.ndarray) -> Prediction:
         scores = {label: float(p) for label, p in zip(self.labels, mean, strict=True)}
         order = np.argsort(-mean, kind="stable")
         if self.thresholds is not None:
             order = [i for i in order if mean[i] >= self.thresholds[i]]
         predictions = tuple((self.labels[i], float(mean[i])) for i in order)
-        return Prediction(clip.path, clip.duration_s, self.name, predictions, scores)
+        return Prediction(path, duration_s, self.name, predictions, scores)
 
     def predict(
         self, item: str | os.PathLike | np.ndarray, sr: int | None = None, *, metadata: dict | None = None
@@ -275,8 +310,109 @@ class Classifier:
             yield from finished()
 
 
+class ClassifierStream(AudioStream):
+    """Live classification: rolling predictions every ``update_seconds`` of audio, and at the end the
+    offline answer.
+
+    ``accept_waveform(chunk)`` returns a :class:`StreamUpdate` for every update time the chunk reached
+    (none, one, or several for a long chunk); ``input_finished()`` returns the :class:`Prediction` that
+    :meth:`Classifier.predict` gives for the whole audio (the same windows, the padded tail included).
+    Each update costs one model run over the latest window plus any offline windows just completed.
+    Mel-input models only.
+    """
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        sample_rate: int | None = None,
+        *,
+        update_seconds: float = 0.5,
+        metadata: dict | None = None,
+    ) -> None:
+        if classifier._wave_input:
+            raise ParameterError(
+                f"{classifier.model.path}: streaming takes mel-input models, not waveform ones"
+            )
+        super().__init__(classifier.model, sample_rate)
+        spec = classifier.spec
+        hop_seconds = spec.frontend.hop_length / spec.frontend.sample_rate
+        if not update_seconds >= hop_seconds:
+            raise ParameterError(
+                f"update_seconds must be at least one frame ({hop_seconds:.4f} s), got {update_seconds}"
+            )
+        self.classifier = classifier
+        self.update_frames = round(update_seconds / hop_seconds)
+        self._window = spec.window_frames
+        self._seconds_per_frame = hop_seconds
+        self._floor = silence_floor(spec)
+        self._meta = classifier._meta(metadata) if "meta" in classifier.model.input_names else None
+        self._batcher = FrameBatcher(
+            spec.frontend.n_mels,
+            spec.window_frames,
+            spec.hop_frames,
+            batch_size=64,
+            tail="pad",
+            pad_value=self._floor,
+        )
+        self._recent = np.zeros((spec.frontend.n_mels, 0), np.float32)  # the last frames, up to a window
+        self._frames_seen = 0
+        self._next_update = self.update_frames
+        self._sum = np.zeros(len(classifier.labels))
+        self._count = 0
+
+    def _live_window(self, frames: np.ndarray, end: int) -> np.ndarray:
+        """The window of frames ending at stream frame ``end`` (``frames`` ends at ``_frames_seen``)."""
+        start = max(0, end - self._window)
+        first = self._frames_seen - frames.shape[1]
+        window = np.full((1, 1, frames.shape[0], self._window), self._floor, np.float32)
+        window[0, 0, :, : end - start] = frames[:, start - first : end - first]
+        return window
+
+    def _on_frames(self, frames: np.ndarray, final: bool) -> list[StreamUpdate]:
+        if frames.shape[1] == 0 and not final:
+            return []
+        self._batcher.accept_frames(frames)
+        if final:
+            self._batcher.input_finished()
+        recent = np.concatenate([self._recent, frames], axis=1)
+        self._frames_seen += frames.shape[1]
+        ends = []
+        while self._next_update <= self._frames_seen:
+            ends.append(self._next_update)
+            self._next_update += self.update_frames
+        inputs = [self._live_window(recent, end) for end in ends]
+        grid_ends = []  # where each offline window just completed ends (padded ones only at the end)
+        while self._batcher.num_windows_ready:
+            batch, starts = self._batcher.pop_batch()
+            inputs.append(batch)
+            grid_ends.extend(starts + self._window)
+        self._recent = recent[:, -self._window :]
+        if not inputs:
+            return []
+        probabilities = self.classifier._run(np.concatenate(inputs), self._meta)
+        live, grid = probabilities[: len(ends)], probabilities[len(ends) :]
+        updates, added = [], 0
+        for end, latest_scores in zip(ends, live, strict=True):
+            while added < len(grid) and grid_ends[added] <= end:
+                self._sum += grid[added]
+                self._count += 1
+                added += 1
+            time_s = end * self._seconds_per_frame
+            latest = self.classifier._prediction(None, time_s, latest_scores)
+            overall = (
+                self.classifier._prediction(None, time_s, self._sum / self._count) if self._count else latest
+            )
+            updates.append(StreamUpdate(time_s, latest, overall))
+        self._sum += grid[added:].sum(axis=0)
+        self._count += len(grid) - added
+        return updates
+
+    def _finish(self, updates: list[StreamUpdate]) -> Prediction:
+        return self.classifier._prediction(None, self.seconds, self._sum / max(1, self._count))
+
+
 def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-__all__ = ["Classifier", "Prediction", "default_workers"]
+__all__ = ["Classifier", "ClassifierStream", "Prediction", "StreamUpdate", "default_workers"]

@@ -183,7 +183,7 @@ def eval_group() -> None:
 @cli.command()
 @click.option(
     "--suite",
-    type=click.Choice(["frontend", "inference", "pipeline", "all"]),
+    type=click.Choice(["frontend", "inference", "pipeline", "streaming", "all"]),
     default="all",
     show_default=True,
 )
