@@ -24,32 +24,41 @@ AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", 
 DEFAULT_BLOCK_SECONDS = 30.0
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """``path`` as valid UTF-8 text: file-name bytes that are not UTF-8 (surrogate escapes in Python)
+    become ``\\xNN``, so the path can go into messages, JSON and SQLite."""
+    return os.fspath(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _open(path: str | os.PathLike):
     import soundfile as sf
 
     p = Path(path)
+    name = display_path(p)
     try:
         st = p.stat()
     except FileNotFoundError:
         raise AudioError(
-            f"{p}: no such file" + (" (a broken symbolic link)" if p.is_symlink() else "")
+            f"{name}: no such file" + (" (a broken symbolic link)" if p.is_symlink() else "")
         ) from None
     except OSError as exc:
-        raise AudioError(f"{p}: cannot access ({exc.strerror})") from None
+        raise AudioError(f"{name}: cannot access ({exc.strerror})") from None
     if stat.S_ISDIR(st.st_mode):
-        raise AudioError(f"{p}: is a folder, not an audio file")
+        raise AudioError(f"{name}: is a folder, not an audio file")
     if not os.access(p, os.R_OK):
-        raise AudioError(f"{p}: permission denied")
+        raise AudioError(f"{name}: permission denied")
     if st.st_size == 0:
-        raise AudioError(f"{p}: empty file (0 bytes)")
+        raise AudioError(f"{name}: empty file (0 bytes)")
     try:
-        handle = sf.SoundFile(str(p))
+        handle = sf.SoundFile(os.fsencode(p))  # bytes: names that are not UTF-8 open too
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        message = str(exc).replace(f"Error opening {str(p)!r}: ", "")
-        raise AudioError(f"{p}: cannot decode as audio ({message})") from None
+        message = str(exc).replace(f"Error opening {os.fsencode(p)!r}: ", "")
+        if message.startswith("File does not exist"):  # libsndfile's words for a file it cannot parse
+            message = "format not recognised"
+        raise AudioError(f"{name}: cannot decode as audio ({message})") from None
     if handle.channels < 1 or handle.samplerate <= 0:
         handle.close()
-        raise AudioError(f"{p}: header declares {handle.channels} channels at {handle.samplerate} Hz")
+        raise AudioError(f"{name}: header declares {handle.channels} channels at {handle.samplerate} Hz")
     return handle
 
 
@@ -60,7 +69,7 @@ def _check_container(path: Path, fmt: str) -> None:
         declared, offset = _wav_data_chunk(path)
         if declared is not None and declared != 0xFFFFFFFF and offset + declared > path.stat().st_size:
             raise AudioError(
-                f"{path}: truncated WAV: data chunk declares {declared} bytes, file holds "
+                f"{display_path(path)}: truncated WAV: data chunk declares {declared} bytes, file holds "
                 f"{path.stat().st_size - offset}"
             )
     elif fmt == "OGG":
@@ -70,7 +79,9 @@ def _check_container(path: Path, fmt: str) -> None:
             tail = f.read()
         last = tail.rfind(b"OggS")
         if last < 0 or last + 6 > len(tail) or not tail[last + 5] & 0x04:
-            raise AudioError(f"{path}: truncated Ogg stream (its last page is not an end-of-stream page)")
+            raise AudioError(
+                f"{display_path(path)}: truncated Ogg stream (its last page is not an end-of-stream page)"
+            )
 
 
 def _wav_data_chunk(path: Path) -> tuple[int | None, int]:
@@ -119,6 +130,7 @@ def stream(
     if block_seconds <= 0:
         raise ParameterError(f"block_seconds must be positive, got {block_seconds}")
     p = Path(path)
+    name = display_path(p)
     handle = _open(p)
     with handle as f:
         _check_container(p, f.format)
@@ -137,7 +149,7 @@ def stream(
             try:
                 data = f.read(block, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
-                raise AudioError(f"{p}: decoding failed after {decoded} frames ({exc})") from None
+                raise AudioError(f"{name}: decoding failed after {decoded} frames ({exc})") from None
             last = len(data) < block
             decoded += len(data)
             if mono:
@@ -151,12 +163,12 @@ def stream(
                 break
         declared, fmt = f.frames, f.format
     if decoded == 0:
-        raise AudioError(f"{p}: no audio frames")
+        raise AudioError(f"{name}: no audio frames")
     # An MP3 header's length is an estimate (encoder delay and padding, VBR tables): allow 2 %.
     expected = declared * 0.98 if fmt == "MP3" else declared
     if 0 < declared and decoded < expected:
         raise AudioError(
-            f"{p}: truncated: header declares {declared} frames, only {decoded} could be decoded"
+            f"{name}: truncated: header declares {declared} frames, only {decoded} could be decoded"
         )
 
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .audio import load, validate_audio
+from .audio import display_path, load, validate_audio
+from .batching import CrossFileBatcher
 from .errors import AudioError, ModelError, MusicEdgeError, ParameterError
 from .frontend import FrameBatcher, MelFrontend
 from .metadata import encode_tokens, metadata_tokens
@@ -175,7 +176,7 @@ class Classifier:
             path = None
         else:
             y, _ = load(item, sr=self.sample_rate)
-            path = str(item)
+            path = display_path(item)
             if y.size == 0:
                 raise AudioError(f"{path}: no samples")
         return _Clip(path, len(y) / self.sample_rate, self._windows(y))
@@ -250,36 +251,15 @@ class Classifier:
         paths = [str(p) for p in paths]
         if workers < 1:
             raise ParameterError(f"workers must be positive, got {workers}")
+        batcher = CrossFileBatcher(self._run, self.batch_size)
         # Clips in input order, each with the list its window probabilities are gathered into.
         pending: deque[tuple[_Clip | tuple[str, MusicEdgeError], list[np.ndarray]]] = deque()
-        unscored: deque[tuple[list[np.ndarray], np.ndarray]] = deque()  # (owner's list, windows)
-        n_unscored = 0
 
         def prepare(index: int) -> _Clip | tuple[str, MusicEdgeError]:
             try:
                 return self._prepare(paths[index], None)
             except MusicEdgeError as exc:
-                return paths[index], exc
-
-        def score(final: bool) -> None:
-            nonlocal n_unscored
-            while n_unscored >= self.batch_size or (final and n_unscored):
-                batch, owners = [], []
-                while unscored and sum(len(b) for b in batch) < self.batch_size:
-                    owner, windows = unscored[0]
-                    part = windows[: self.batch_size - sum(len(b) for b in batch)]
-                    batch.append(part)
-                    owners.append(owner)
-                    if len(part) == len(windows):
-                        unscored.popleft()
-                    else:
-                        unscored[0] = (owner, windows[len(part) :])
-                probabilities = self._run(np.concatenate(batch))
-                offset = 0
-                for owner, part in zip(owners, batch, strict=True):
-                    owner.append(probabilities[offset : offset + len(part)])
-                    offset += len(part)
-                n_unscored -= offset
+                return display_path(paths[index]), exc
 
         def finished() -> Iterator[Prediction | tuple[str, MusicEdgeError]]:
             while pending:
@@ -302,11 +282,9 @@ class Classifier:
                 parts: list[np.ndarray] = []
                 pending.append((result, parts))
                 if isinstance(result, _Clip):
-                    unscored.append((parts, result.windows))
-                    n_unscored += len(result.windows)
-                score(final=False)
+                    batcher.add(parts.append, result.windows)
                 yield from finished()
-            score(final=True)
+            batcher.flush()
             yield from finished()
 
 

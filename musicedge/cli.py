@@ -175,6 +175,47 @@ def _write_results(results, writer: RecordWriter, total: int, to_record) -> int:
     return failures
 
 
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder: results.sqlite (resumable), results.jsonl and results.csv.")
+@click.option("--tasks", default="classify", show_default=True,
+              help="Comma-separated tasks: classify (genre), tag (moods).")
+@click.option("-m", "--model", "models", multiple=True, metavar="TASK=MODEL",
+              help="Another model for a task (a bundled name or an ONNX file); repeatable.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Decoding threads (default: the cores, at most 4).")
+@click.option("--force", is_flag=True, help="Redo files whose results are already stored.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--address", default=None, help="Ray cluster address (--engine ray; default: a local Ray).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+def analyze(paths, out, tasks, models, jobs, force, engine, address, device) -> None:
+    """Run several tasks over a whole library in one pass; re-running skips what is stored."""
+    from .analyze import TASKS, run_analysis
+
+    try:
+        model_map = dict(item.split("=", 1) for item in models)
+    except ValueError:
+        raise click.BadParameter("use TASK=MODEL", param_hint="--model") from None
+    names = [n.strip() for n in tasks.split(",") if n.strip()]
+    unknown = [n for n in names + list(model_map) if n not in TASKS]
+    if unknown or not names:
+        raise click.BadParameter(
+            f"unknown task(s) {', '.join(unknown) or '(none given)'}; known: {', '.join(TASKS)}",
+            param_hint="--tasks",
+        )
+    try:
+        summary = run_analysis(
+            paths, out, names, model_map, jobs=jobs, force=force, engine=engine, address=address,
+            device=device,
+        )
+    except MusicEdgeError as exc:
+        _fail(str(exc))
+    click.echo(summary.text(), err=True)
+    if summary.failed:
+        sys.exit(1)
+
+
 @cli.group("eval")
 def eval_group() -> None:
     """Score a model against a labelled dataset layout (markdown to stdout)."""

@@ -1,0 +1,491 @@
+"""``musicedge analyze``: every selected task over a whole library in one pass, resumable.
+
+The flow, per file::
+
+    worker thread:  hash ─► decode block by block (soundfile) ─► one soxr stream per sample rate
+                    ─► one streaming MelFrontend per frontend config ─► each task's file job cuts its
+                    model inputs from the shared frames
+    main thread:    inputs of all files in flight ─► one CrossFileBatcher per model (full batches
+                    across files) ─► outputs back to each file's job ─► results of a finished file
+                    stored in one transaction
+
+Memory stays flat: files are decoded a block at a time, at most ``2 * jobs`` files are in flight and
+the queue between the threads is bounded. A task is skipped for a file whose content already has a
+result from the same model version (``force`` redoes it); a file that fails gets one error record per
+task and the others go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .audio import display_path, stream
+from .batching import CrossFileBatcher
+from .config import FrontendConfig
+from .errors import AudioError, MusicEdgeError, ParameterError
+from .frontend import FrameBatcher, MelFrontend
+from .store import STORE_NAME, ResultStore, StoredResult
+from .windows import silence_floor
+
+DEFAULT_TASKS = ("classify",)
+
+
+# -- tasks -----------------------------------------------------------------------------------------
+
+
+class FileJob(ABC):
+    """One task's work on one file: model inputs cut from the file's frames, outputs gathered back."""
+
+    def __init__(self) -> None:
+        self.expected = 0  # model input rows handed out so far
+        self.received = 0  # output rows taken back so far
+        self.finished = False  # no more inputs will come
+
+    @abstractmethod
+    def feed(self, frames: np.ndarray) -> np.ndarray | None:
+        """New ``(n_mels, k)`` frames; returns the model inputs they completed (or None)."""
+
+    @abstractmethod
+    def finish(self) -> np.ndarray | None:
+        """The end of the file: the last inputs (a padded tail window, a whole-song input ...)."""
+
+    @abstractmethod
+    def take(self, outputs: np.ndarray) -> None:
+        """Outputs for the next ``len(outputs)`` input rows, in order."""
+
+    @abstractmethod
+    def record(self, path: str, duration_s: float) -> dict[str, Any]:
+        """The task's JSON record for the file (DESIGN.md's shape for the task)."""
+
+    @property
+    def done(self) -> bool:
+        return self.finished and self.received == self.expected
+
+
+class AnalysisTask(ABC):
+    """A task ``musicedge analyze`` can run: its name, its model's version key, its frontend, and a
+    factory of per-file jobs. ``run`` scores a batch of model inputs."""
+
+    name: str
+    batch_size: int = 32
+
+    @property
+    @abstractmethod
+    def frontend(self) -> FrontendConfig: ...
+
+    @property
+    @abstractmethod
+    def model_version(self) -> str:
+        """What the stored results depend on: model name, version and the file's own hash."""
+
+    @abstractmethod
+    def start(self) -> FileJob: ...
+
+    @abstractmethod
+    def run(self, inputs: np.ndarray) -> np.ndarray: ...
+
+
+def model_file_version(model) -> str:
+    """``name version (hash)`` of an :class:`~musicedge.model.OnnxModel`: a retrained file with the same
+    version string still counts as a new model."""
+    digest = hashlib.blake2b(Path(model.path).read_bytes(), digest_size=6).hexdigest()
+    return f"{model.spec.model_name} {model.spec.model_version} ({digest})"
+
+
+class _ClassifyJob(FileJob):
+    def __init__(self, task: ClassifyTask) -> None:
+        super().__init__()
+        self.task = task
+        spec = task.classifier.spec
+        self.batcher = FrameBatcher(
+            spec.frontend.n_mels,
+            spec.window_frames,
+            spec.hop_frames,
+            batch_size=256,
+            tail="pad",
+            pad_value=silence_floor(spec),
+        )
+        self.sum = np.zeros(len(spec.labels))
+
+    def _windows(self) -> np.ndarray | None:
+        parts = []
+        while self.batcher.num_windows_ready:
+            parts.append(self.batcher.pop_batch()[0])
+        if not parts:
+            return None
+        windows = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        self.expected += len(windows)
+        return windows
+
+    def feed(self, frames: np.ndarray) -> np.ndarray | None:
+        self.batcher.accept_frames(frames)
+        return self._windows()
+
+    def finish(self) -> np.ndarray | None:
+        self.batcher.input_finished()
+        self.finished = True
+        return self._windows()
+
+    def take(self, outputs: np.ndarray) -> None:
+        self.sum += outputs.sum(axis=0)
+        self.received += len(outputs)
+
+    def record(self, path: str, duration_s: float) -> dict[str, Any]:
+        mean = self.sum / max(1, self.received)
+        return self.task.classifier._prediction(path, duration_s, mean).to_dict()
+
+
+class ClassifyTask(AnalysisTask):
+    """Classification or tagging with a :class:`~musicedge.classify.Classifier` (mel-input models)."""
+
+    def __init__(self, name: str, model: str, *, device: str = "auto", threads: int | None = None) -> None:
+        from .classify import Classifier
+
+        self.name = name
+        self.classifier = Classifier.load(model, device=device, threads=threads)
+        if self.classifier._wave_input:
+            raise ParameterError(f"{model}: analyze takes mel-input models only")
+        self.batch_size = self.classifier.batch_size
+        self._version = model_file_version(self.classifier.model)
+
+    @property
+    def frontend(self) -> FrontendConfig:
+        return self.classifier.spec.frontend
+
+    @property
+    def model_version(self) -> str:
+        return self._version
+
+    def start(self) -> FileJob:
+        return _ClassifyJob(self)
+
+    def run(self, inputs: np.ndarray) -> np.ndarray:
+        return self.classifier._run(inputs)
+
+
+#: task name -> (description, factory(model or None, device, threads) -> AnalysisTask)
+TASKS: dict[str, tuple[str, Callable[..., AnalysisTask]]] = {
+    "classify": (
+        "genre (bundled model 'genre')",
+        lambda model, **kw: ClassifyTask("classify", model or "genre", **kw),
+    ),
+    "tag": (
+        "mood tags (bundled model 'mood')",
+        lambda model, **kw: ClassifyTask("tag", model or "mood", **kw),
+    ),
+}
+
+
+def load_tasks(
+    names: Sequence[str],
+    models: dict[str, str] | None = None,
+    *,
+    device: str = "auto",
+    threads: int | None = None,
+) -> list[AnalysisTask]:
+    """The tasks by name, each with its bundled model or ``models[name]``."""
+    models = models or {}
+    unknown = [n for n in names if n not in TASKS]
+    if unknown:
+        raise ParameterError(f"unknown task(s) {', '.join(unknown)}; known: {', '.join(TASKS)}")
+    if not names:
+        raise ParameterError("no task selected")
+    return [TASKS[n][1](models.get(n), device=device, threads=threads) for n in dict.fromkeys(names)]
+
+
+# -- one file's decode and frames (worker threads) ------------------------------------------------
+
+
+@dataclass
+class _File:
+    index: int
+    path: str  # as the file system has it (may hold surrogate escapes)
+    digest: str | None = None
+    jobs: dict[str, FileJob] = field(default_factory=dict)  # task name -> job, for the tasks to do
+    duration_s: float = 0.0
+    error: MusicEdgeError | None = None
+    decoded: bool = False
+
+    @property
+    def name(self) -> str:
+        """The path for records and messages (valid UTF-8 whatever the file system's bytes)."""
+        return display_path(self.path)
+
+    @property
+    def complete(self) -> bool:
+        return self.decoded and (self.error is not None or all(j.done for j in self.jobs.values()))
+
+
+def _frame_groups(tasks: Sequence[AnalysisTask]) -> dict[FrontendConfig, list[AnalysisTask]]:
+    groups: dict[FrontendConfig, list[AnalysisTask]] = {}
+    for task in tasks:
+        groups.setdefault(task.frontend, []).append(task)
+    return groups
+
+
+def _decode(item: _File, tasks: Sequence[AnalysisTask], put: Callable[[tuple], None]) -> None:
+    """Decode ``item`` once, run each frontend config once, and hand each job's inputs to ``put``."""
+    groups = _frame_groups([t for t in tasks if t.name in item.jobs])
+    rates = sorted({cfg.sample_rate for cfg in groups})
+    blocks = stream(item.path, None)
+    native = next(blocks)
+    import soxr
+
+    resamplers = {
+        sr: None if sr == native else soxr.ResampleStream(native, sr, 1, dtype="float32", quality="HQ")
+        for sr in rates
+    }
+    frontends = {cfg: MelFrontend(cfg) for cfg in groups}
+    n_native = 0
+
+    def push(cfg: FrontendConfig, frames: np.ndarray, final: bool) -> None:
+        for task in groups[cfg]:
+            job = item.jobs[task.name]
+            inputs = job.feed(frames) if frames.shape[1] else None
+            if inputs is not None:
+                put(("inputs", item, task, inputs))
+            if final:
+                inputs = job.finish()
+                if inputs is not None:
+                    put(("inputs", item, task, inputs))
+
+    for block in blocks:
+        n_native += len(block)
+        for sr, resampler in resamplers.items():
+            y = block if resampler is None else resampler.resample_chunk(block)
+            for cfg in groups:
+                if cfg.sample_rate == sr and len(y):
+                    frontends[cfg].accept_waveform(y)
+                    push(cfg, frontends[cfg].pop_frames(), final=False)
+    for sr, resampler in resamplers.items():
+        tail = resampler.resample_chunk(np.zeros(0, np.float32), last=True) if resampler is not None else None
+        for cfg in groups:
+            if cfg.sample_rate != sr:
+                continue
+            if tail is not None and len(tail):
+                frontends[cfg].accept_waveform(tail)
+            if frontends[cfg].num_samples_accepted == 0:
+                raise AudioError(f"{item.name}: too short to analyse ({n_native} samples)")
+            frontends[cfg].input_finished()
+            push(cfg, frontends[cfg].pop_frames(), final=True)
+    item.duration_s = n_native / native
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file in a run: ``status`` is ``done``, ``skipped`` (already stored) or
+    ``failed`` (``error`` holds the message)."""
+
+    path: str
+    status: str
+    error: MusicEdgeError | None = None
+    digest: str | None = None
+
+
+class Analyzer:
+    """Runs tasks over files into a :class:`ResultStore` (see the module's docstring)."""
+
+    def __init__(
+        self, tasks: Sequence[AnalysisTask], store: ResultStore, *, jobs: int = 2, force: bool = False
+    ):
+        if jobs < 1:
+            raise ParameterError(f"jobs must be positive, got {jobs}")
+        self.tasks = list(tasks)
+        self.store = store
+        self.jobs = jobs
+        self.force = force
+        self._store_lock = threading.Lock()
+        self._batchers = {t.name: CrossFileBatcher(t.run, t.batch_size) for t in self.tasks}
+
+    def _plan(self, item: _File) -> None:
+        """Hash the file and start a job for every task not yet stored for its content."""
+        try:
+            with self._store_lock:
+                item.digest = self.store.file_hash(item.path)
+                todo = [
+                    t
+                    for t in self.tasks
+                    if self.force or not self.store.done(item.digest, t.name, t.model_version)
+                ]
+        except OSError as exc:
+            if not os.path.exists(item.path):
+                broken = " (a broken symbolic link)" if os.path.islink(item.path) else ""
+                raise AudioError(f"{item.name}: no such file{broken}") from None
+            raise AudioError(f"{item.name}: cannot read ({exc.strerror})") from None
+        item.jobs = {t.name: t.start() for t in todo}
+
+    def _work(self, item: _File, out: queue.Queue) -> None:
+        try:
+            self._plan(item)
+            if item.jobs:
+                _decode(item, self.tasks, lambda message: out.put(message))
+        except MusicEdgeError as exc:
+            item.error = exc if str(exc).startswith(item.name) else type(exc)(f"{item.name}: {exc}")
+        except (OSError, RuntimeError, ValueError, MemoryError) as exc:  # decoder failures not yet typed
+            item.error = AudioError(f"{item.name}: {type(exc).__name__}: {exc}")
+        out.put(("decoded", item, None, None))
+
+    def run(self, paths: Sequence[str | os.PathLike]) -> Iterator[FileOutcome]:
+        """Analyse ``paths``; yields one outcome per file, in input order, as files complete."""
+        paths = [os.fsdecode(p) for p in paths]
+        messages: queue.Queue = queue.Queue(maxsize=8 * self.jobs)
+        work: queue.Queue = queue.Queue()
+        in_flight = 2 * self.jobs
+        items = [_File(i, p) for i, p in enumerate(paths)]
+        for item in items[:in_flight]:
+            work.put(item)
+        next_to_start = min(len(items), in_flight)
+
+        def worker() -> None:
+            while (item := work.get()) is not None:
+                self._work(item, messages)
+
+        threads = [threading.Thread(target=worker, daemon=True) for _ in range(self.jobs)]
+        for t in threads:
+            t.start()
+        next_to_report = 0
+        try:
+            while next_to_report < len(items):
+                kind, item, task, inputs = messages.get()
+                if kind == "inputs":
+                    job = item.jobs[task.name]
+                    self._batchers[task.name].add(job.take, inputs)
+                else:
+                    item.decoded = True
+                    if next_to_start < len(items):
+                        work.put(items[next_to_start])
+                        next_to_start += 1
+                # While a file is still decoding, more inputs will come and fill the batches; once
+                # none is, nothing will: score what waits.
+                if all(i.decoded for i in items[next_to_report:next_to_start]):
+                    for batcher in self._batchers.values():
+                        batcher.flush()
+                while next_to_report < len(items) and items[next_to_report].complete:
+                    yield self._store(items[next_to_report])
+                    items[next_to_report] = None  # free its jobs
+                    next_to_report += 1
+        finally:
+            for _ in threads:
+                work.put(None)
+
+    def _store(self, item: _File) -> FileOutcome:
+        if item.error is None and not item.jobs:
+            return FileOutcome(item.name, "skipped", None, item.digest)
+        rows = []
+        if item.error is not None:
+            record = {
+                "path": item.name,
+                "error": {"type": type(item.error).__name__, "message": str(item.error)},
+            }
+            failed = item.jobs or {t.name: None for t in self.tasks}
+            rows = [(name, self._task(name).model_version, False, record) for name in failed]
+        else:
+            for name, job in item.jobs.items():
+                rows.append(
+                    (name, self._task(name).model_version, True, job.record(item.name, item.duration_s))
+                )
+        if item.digest is not None:
+            with self._store_lock:
+                self.store.put(item.digest, item.name, rows)
+        return FileOutcome(item.name, "failed" if item.error else "done", item.error, item.digest)
+
+    def _task(self, name: str) -> AnalysisTask:
+        return next(t for t in self.tasks if t.name == name)
+
+
+# -- the command ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    files: int
+    done: int
+    skipped: int
+    failed: int
+    out: Path
+
+    def text(self) -> str:
+        return (
+            f"{self.files} files: {self.done} analysed, {self.skipped} already stored, {self.failed} failed; "
+            f"results in {self.out / STORE_NAME}, {self.out / 'results.jsonl'}, {self.out / 'results.csv'}"
+        )
+
+
+def _file_results(
+    store: ResultStore, outcome: FileOutcome, tasks: Sequence[AnalysisTask]
+) -> tuple[str, list[StoredResult]]:
+    """This run's results for one file, under the file's own path (files with the same content share
+    their stored results); a file that failed before it could be hashed gets its error for each task."""
+    items = []
+    for task in tasks:
+        stored = store.get(outcome.digest, task.name) if outcome.digest else None
+        if stored is None:
+            error = outcome.error or AudioError(f"{outcome.path}: no result")
+            record = {"path": outcome.path, "error": {"type": type(error).__name__, "message": str(error)}}
+            stored = StoredResult(outcome.path, task.name, task.model_version, False, record)
+        items.append(stored)
+    return outcome.path, items
+
+
+def run_analysis(
+    paths: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    task_names: Sequence[str],
+    models: dict[str, str] | None = None,
+    *,
+    jobs: int | None = None,
+    force: bool = False,
+    engine: str = "local",
+    address: str | None = None,
+    device: str = "auto",
+) -> Summary:
+    """What ``musicedge analyze`` does: find the audio, run the tasks (locally or on Ray) into the
+    store in ``out``, export this run's files to ``results.jsonl`` and ``results.csv``, and count."""
+    import sys
+
+    from tqdm import tqdm
+
+    from .audio import find_audio
+    from .store import export_csv, export_jsonl
+
+    files = [os.fspath(p) for p in find_audio(list(paths))]
+    if not files:
+        raise ParameterError("no audio files found in " + ", ".join(os.fspath(p) for p in paths))
+    jobs = jobs or max(1, min(4, os.cpu_count() or 1))
+    tasks = load_tasks(task_names, models, device=device)
+    out = Path(out)
+    counts = {"done": 0, "skipped": 0, "failed": 0}
+    outcomes_seen: list[FileOutcome] = []
+    with ResultStore(out) as store:
+        if engine == "ray":
+            from .ray_engine import run_on_ray
+
+            outcomes = run_on_ray(files, tasks, store, force=force, address=address)
+        else:
+            outcomes = Analyzer(tasks, store, jobs=jobs, force=force).run(files)
+        with tqdm(total=len(files), file=sys.stderr, unit="file", disable=None, leave=False) as bar:
+            for outcome in outcomes:
+                counts[outcome.status] += 1
+                outcomes_seen.append(outcome)
+                if outcome.error is not None:
+                    tqdm.write(f"error: {outcome.error}", file=sys.stderr)
+                bar.update(1)
+        files_results = [_file_results(store, outcome, tasks) for outcome in outcomes_seen]
+        with open(out / "results.jsonl", "w", encoding="utf-8") as f:
+            export_jsonl(files_results, f)
+        with open(out / "results.csv", "w", encoding="utf-8", newline="") as f:
+            export_csv(files_results, f)
+    return Summary(len(files), counts["done"], counts["skipped"], counts["failed"], out)

@@ -1,0 +1,187 @@
+"""``musicedge analyze``: the same answers as the single-task API, resuming, model versions, bad files,
+a two-hour file, and kill -9 at any moment. Runs on the bundled models."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from make_bad_files import make as make_bad_files
+
+from musicedge.analyze import Analyzer, load_tasks, run_analysis
+from musicedge.audio import display_path
+from musicedge.classify import Classifier
+from musicedge.models import resolve
+from musicedge.store import ResultStore
+
+from conftest import seeded_signal
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_library(folder: Path, n: int, seconds: float = 6.0) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"track{i:03d}.wav"
+        sf.write(path, seeded_signal(44100, seconds + i % 3, seed=100 + i), 44100, subtype="PCM_16")
+        paths.append(path)
+    return paths
+
+
+def jsonl(path: Path) -> dict[str, dict]:
+    return {r["path"]: r for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
+
+
+def analyze_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "musicedge", "analyze", *args], capture_output=True, text=True, cwd=ROOT
+    )
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> list[Path]:
+    return write_library(tmp_path_factory.mktemp("library"), 7)
+
+
+def test_one_pass_gives_the_single_task_answers(library, tmp_path):
+    summary = run_analysis(library, tmp_path, ["classify", "tag"], jobs=2)
+    assert (summary.files, summary.done, summary.failed) == (7, 7, 0)
+    records = jsonl(tmp_path / "results.jsonl")
+    for name, task in (("genre", "classify"), ("mood", "tag")):
+        classifier = Classifier.load(name)
+        for path in library:
+            alone = classifier.predict(path)
+            got = records[str(path)][task]
+            assert [p["label"] for p in got["predictions"]] == [label for label, _ in alone.predictions]
+            for p, (_, score) in zip(got["predictions"], alone.predictions, strict=True):
+                assert p["score"] == pytest.approx(score, abs=1e-6)
+    assert records[str(library[0])]["duration_s"] == pytest.approx(6.0)
+    rows = (tmp_path / "results.csv").read_text().splitlines()
+    assert rows[0].startswith("path,task,model_version,ok") and len(rows) == 1 + 2 * 7
+
+
+def test_rerun_skips_force_redoes_and_a_new_model_version_redoes_only_its_task(library, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    first = run_analysis(library[:3], tmp_path, ["classify", "tag"])
+    assert (first.done, first.skipped) == (3, 0)
+    again = run_analysis(library[:3], tmp_path, ["classify", "tag"])
+    assert (again.done, again.skipped) == (0, 3)
+    forced = run_analysis(library[:3], tmp_path, ["classify", "tag"], force=True)
+    assert (forced.done, forced.skipped) == (3, 0)
+
+    # The same genre model under a new version: classify is redone, tag is not.
+    proto = onnx.load(resolve("genre"))
+    for prop in proto.metadata_props:
+        if prop.key == "musicedge.model_version":
+            prop.value = "1.0.1"
+    retrained = tmp_path / "genre-1.0.1.onnx"
+    onnx.save(proto, retrained)
+    with ResultStore(tmp_path) as store:
+        tasks = load_tasks(["classify", "tag"], {"classify": str(retrained)})
+        before = {t.name: store.get(store.file_hash(library[0]), t.name).model_version for t in tasks}
+        redone = {t.name: 0 for t in tasks}
+        analyzer = Analyzer(tasks, store)
+        for outcome in analyzer.run(library[:3]):
+            assert outcome.status == "done"
+        after = {t.name: store.get(store.file_hash(library[0]), t.name).model_version for t in tasks}
+        for t in tasks:
+            redone[t.name] = before[t.name] != after[t.name]
+    assert redone == {"classify": True, "tag": False}
+    assert "1.0.1" in after["classify"]
+
+
+def test_bad_files_get_one_error_each_and_the_rest_completes(tmp_path, monkeypatch, capsys):
+    rows = make_bad_files(tmp_path / "in", long_seconds=0)
+    unreadable = str(tmp_path / "in" / "no-permission.wav")
+    if os.geteuid() == 0:
+        # root reads every file; let the unreadable one be unreadable, as for anybody else.
+        import musicedge.audio
+
+        real_access = os.access
+        monkeypatch.setattr(
+            musicedge.audio.os,
+            "access",
+            lambda p, mode: False if str(p) == unreadable else real_access(p, mode),
+        )
+    files = [os.path.join(os.fsencode(tmp_path / "in"), os.fsencode(name)) for name, _, _ in rows]
+    summary = run_analysis([os.fsdecode(f) for f in files], tmp_path / "out", ["classify", "tag"])
+    expected_failures = sum(1 for *_, expected in rows if expected != "ok")
+    assert (summary.failed, summary.done) == (expected_failures, len(rows) - expected_failures)
+    records = jsonl(tmp_path / "out" / "results.jsonl")
+    assert len(records) == len(rows)
+    for (name, what, expected), path in zip(rows, files, strict=True):
+        record = records[display_path(os.fsdecode(path))]
+        if expected == "ok":
+            assert "errors" not in record, (what, record)
+            assert record["classify"]["predictions"] and record["duration_s"] > 0
+        else:
+            assert set(record["errors"]) == {"classify", "tag"}, what
+            error = record["errors"]["classify"]
+            assert error["type"] == expected, (what, error)
+            assert display_path(name) in error["message"], (what, error)
+    assert capsys.readouterr().err.count("error: ") == expected_failures
+
+
+def test_a_two_hour_file_is_analysed_block_by_block(tmp_path):
+    from make_bad_files import _write_long
+
+    path = tmp_path / "two-hours.wav"
+    _write_long(path, 7200.0)
+    summary = run_analysis([path], tmp_path / "out", ["classify"], jobs=1)
+    assert (summary.done, summary.failed) == (1, 0)
+    record = jsonl(tmp_path / "out" / "results.jsonl")[str(path)]
+    assert record["duration_s"] == pytest.approx(7200.0)
+
+
+def test_kill_9_loses_only_files_in_flight_and_never_the_store(tmp_path):
+    files = write_library(tmp_path / "lib", 40, seconds=8.0)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "musicedge", "analyze", str(tmp_path / "lib"), "--out", str(out)]
+    for stored_before_kill in (2, 9):
+        process = subprocess.Popen(
+            command + ["-j", "1"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 120
+        count = 0
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with sqlite3.connect(out / "results.sqlite", timeout=5) as db:
+                    count = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+            except sqlite3.Error:
+                count = 0
+            if count >= stored_before_kill:
+                break
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        with sqlite3.connect(out / "results.sqlite") as db:
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            kept = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        assert kept >= stored_before_kill or count < stored_before_kill
+    rerun = analyze_cli(str(tmp_path / "lib"), "--out", str(out), "-j", "2")
+    assert rerun.returncode == 0, rerun.stderr
+    assert "already stored" in rerun.stderr
+    assert len(jsonl(out / "results.jsonl")) == len(files)
+    skipped = int(rerun.stderr.split(" analysed, ")[1].split(" already stored")[0])
+    assert skipped >= 9
+
+
+def test_bad_arguments_are_usage_errors(tmp_path):
+    done = analyze_cli(str(tmp_path), "--out", str(tmp_path / "o"), "--tasks", "nonsense")
+    assert done.returncode == 2 and "unknown task" in done.stderr
+    done = analyze_cli(str(tmp_path / "missing-folder"), "--out", str(tmp_path / "o"))
+    assert done.returncode == 1 and "missing-folder: no such file" in done.stderr
+    (tmp_path / "o2").write_text("a file where the output folder should be")
+    sf.write(tmp_path / "x.wav", np.zeros(22050, np.float32), 22050)
+    done = analyze_cli(str(tmp_path / "x.wav"), "--out", str(tmp_path / "o2"))
+    assert done.returncode in (1, 2) and "o2" in done.stderr
