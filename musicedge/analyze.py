@@ -18,6 +18,7 @@ task and the others go on.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import queue
 import threading
@@ -87,6 +88,11 @@ class AnalysisTask(ABC):
     @abstractmethod
     def model_version(self) -> str:
         """What the stored results depend on: model name, version and the file's own hash."""
+
+    @property
+    @abstractmethod
+    def model_path(self) -> str:
+        """The model file, so that another process (a Ray actor) can load the same task."""
 
     @abstractmethod
     def start(self) -> FileJob: ...
@@ -166,6 +172,10 @@ class ClassifyTask(AnalysisTask):
     def model_version(self) -> str:
         return self._version
 
+    @property
+    def model_path(self) -> str:
+        return str(self.classifier.model.path)
+
     def start(self) -> FileJob:
         return _ClassifyJob(self)
 
@@ -233,52 +243,72 @@ def _frame_groups(tasks: Sequence[AnalysisTask]) -> dict[FrontendConfig, list[An
     return groups
 
 
-def _decode(item: _File, tasks: Sequence[AnalysisTask], put: Callable[[tuple], None]) -> None:
-    """Decode ``item`` once, run each frontend config once, and hand each job's inputs to ``put``."""
-    groups = _frame_groups([t for t in tasks if t.name in item.jobs])
-    rates = sorted({cfg.sample_rate for cfg in groups})
-    blocks = stream(item.path, None)
-    native = next(blocks)
+@dataclass
+class Decoded:
+    """Filled in by :func:`decode_frames` once the file is read: its duration."""
+
+    duration_s: float = 0.0
+
+
+def decode_frames(
+    path: str, configs: Sequence[FrontendConfig], decoded: Decoded
+) -> Iterator[tuple[FrontendConfig, np.ndarray, bool]]:
+    """Decode ``path`` once, block by block, and run each frontend config over it once: yields
+    ``(config, new frames (n_mels, k), final)``, the last item of each config with ``final`` set.
+    One soxr stream per sample rate the configs need."""
     import soxr
 
+    name = display_path(path)
+    configs = sorted(configs, key=lambda c: json.dumps(c.to_dict(), sort_keys=True))  # one order everywhere
+    blocks = stream(path, None)
+    native = next(blocks)
     resamplers = {
-        sr: None if sr == native else soxr.ResampleStream(native, sr, 1, dtype="float32", quality="HQ")
-        for sr in rates
+        cfg.sample_rate: None
+        if cfg.sample_rate == native
+        else soxr.ResampleStream(native, cfg.sample_rate, 1, dtype="float32", quality="HQ")
+        for cfg in configs
     }
-    frontends = {cfg: MelFrontend(cfg) for cfg in groups}
+    frontends = {cfg: MelFrontend(cfg) for cfg in configs}
     n_native = 0
-
-    def push(cfg: FrontendConfig, frames: np.ndarray, final: bool) -> None:
-        for task in groups[cfg]:
-            job = item.jobs[task.name]
-            inputs = job.feed(frames) if frames.shape[1] else None
-            if inputs is not None:
-                put(("inputs", item, task, inputs))
-            if final:
-                inputs = job.finish()
-                if inputs is not None:
-                    put(("inputs", item, task, inputs))
-
     for block in blocks:
         n_native += len(block)
         for sr, resampler in resamplers.items():
             y = block if resampler is None else resampler.resample_chunk(block)
-            for cfg in groups:
+            for cfg in configs:
                 if cfg.sample_rate == sr and len(y):
                     frontends[cfg].accept_waveform(y)
-                    push(cfg, frontends[cfg].pop_frames(), final=False)
+                    yield cfg, frontends[cfg].pop_frames(), False
     for sr, resampler in resamplers.items():
         tail = resampler.resample_chunk(np.zeros(0, np.float32), last=True) if resampler is not None else None
-        for cfg in groups:
+        for cfg in configs:
             if cfg.sample_rate != sr:
                 continue
             if tail is not None and len(tail):
                 frontends[cfg].accept_waveform(tail)
             if frontends[cfg].num_samples_accepted == 0:
-                raise AudioError(f"{item.name}: too short to analyse ({n_native} samples)")
+                raise AudioError(f"{name}: too short to analyse ({n_native} samples)")
             frontends[cfg].input_finished()
-            push(cfg, frontends[cfg].pop_frames(), final=True)
-    item.duration_s = n_native / native
+            yield cfg, frontends[cfg].pop_frames(), True
+    decoded.duration_s = n_native / native
+
+
+def feed_job(job: FileJob, frames: np.ndarray, final: bool) -> list[np.ndarray]:
+    """The model inputs a job cuts from new frames (and, when ``final``, from the end of the file)."""
+    inputs = [job.feed(frames)] if frames.shape[1] else []
+    if final:
+        inputs.append(job.finish())
+    return [x for x in inputs if x is not None]
+
+
+def _decode(item: _File, tasks: Sequence[AnalysisTask], put: Callable[[tuple], None]) -> None:
+    """Decode ``item`` and hand each of its jobs' model inputs to ``put``."""
+    groups = _frame_groups([t for t in tasks if t.name in item.jobs])
+    decoded = Decoded()
+    for cfg, frames, final in decode_frames(item.path, list(groups), decoded):
+        for task in groups[cfg]:
+            for inputs in feed_job(item.jobs[task.name], frames, final):
+                put(("inputs", item, task, inputs))
+    item.duration_s = decoded.duration_s
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -293,6 +323,33 @@ class FileOutcome:
     status: str
     error: MusicEdgeError | None = None
     digest: str | None = None
+
+
+def plan_file(
+    store: ResultStore, tasks: Sequence[AnalysisTask], path: str, force: bool
+) -> tuple[str, list[AnalysisTask]]:
+    """The file's content hash and the tasks it still needs (all of them with ``force``).
+
+    Raises:
+        AudioError: the file is missing (a broken link says so) or cannot be read.
+    """
+    try:
+        digest = store.file_hash(path)
+    except OSError as exc:
+        name = display_path(path)
+        if not os.path.exists(path):
+            broken = " (a broken symbolic link)" if os.path.islink(path) else ""
+            raise AudioError(f"{name}: no such file{broken}") from None
+        raise AudioError(f"{name}: cannot read ({exc.strerror})") from None
+    return digest, [t for t in tasks if force or not store.done(digest, t.name, t.model_version)]
+
+
+def error_rows(
+    tasks: Sequence[AnalysisTask], path: str, error: BaseException
+) -> list[tuple[str, str, bool, dict]]:
+    """The store rows of a file that failed: one error record per task."""
+    record = {"path": path, "error": {"type": type(error).__name__, "message": str(error)}}
+    return [(t.name, t.model_version, False, record) for t in tasks]
 
 
 class Analyzer:
@@ -312,19 +369,8 @@ class Analyzer:
 
     def _plan(self, item: _File) -> None:
         """Hash the file and start a job for every task not yet stored for its content."""
-        try:
-            with self._store_lock:
-                item.digest = self.store.file_hash(item.path)
-                todo = [
-                    t
-                    for t in self.tasks
-                    if self.force or not self.store.done(item.digest, t.name, t.model_version)
-                ]
-        except OSError as exc:
-            if not os.path.exists(item.path):
-                broken = " (a broken symbolic link)" if os.path.islink(item.path) else ""
-                raise AudioError(f"{item.name}: no such file{broken}") from None
-            raise AudioError(f"{item.name}: cannot read ({exc.strerror})") from None
+        with self._store_lock:
+            item.digest, todo = plan_file(self.store, self.tasks, item.path, self.force)
         item.jobs = {t.name: t.start() for t in todo}
 
     def _work(self, item: _File, out: queue.Queue) -> None:
@@ -386,12 +432,8 @@ class Analyzer:
             return FileOutcome(item.name, "skipped", None, item.digest)
         rows = []
         if item.error is not None:
-            record = {
-                "path": item.name,
-                "error": {"type": type(item.error).__name__, "message": str(item.error)},
-            }
-            failed = item.jobs or {t.name: None for t in self.tasks}
-            rows = [(name, self._task(name).model_version, False, record) for name in failed]
+            failed = [t for t in self.tasks if t.name in item.jobs] or self.tasks
+            rows = error_rows(failed, item.name, item.error)
         else:
             for name, job in item.jobs.items():
                 rows.append(
@@ -434,8 +476,7 @@ def _file_results(
         stored = store.get(outcome.digest, task.name) if outcome.digest else None
         if stored is None:
             error = outcome.error or AudioError(f"{outcome.path}: no result")
-            record = {"path": outcome.path, "error": {"type": type(error).__name__, "message": str(error)}}
-            stored = StoredResult(outcome.path, task.name, task.model_version, False, record)
+            stored = StoredResult(outcome.path, *error_rows([task], outcome.path, error)[0])
         items.append(stored)
     return outcome.path, items
 
@@ -473,7 +514,7 @@ def run_analysis(
         if engine == "ray":
             from .ray_engine import run_on_ray
 
-            outcomes = run_on_ray(files, tasks, store, force=force, address=address)
+            outcomes = run_on_ray(files, tasks, store, force=force, address=address, device=device)
         else:
             outcomes = Analyzer(tasks, store, jobs=jobs, force=force).run(files)
         with tqdm(total=len(files), file=sys.stderr, unit="file", disable=None, leave=False) as bar:

@@ -3,8 +3,7 @@
 One row per (file content, task, model version): re-running skips what is done, a changed model
 version redoes only its task, ``--force`` redoes everything. Content is identified by a BLAKE2b hash
 of the file's bytes (cached by path, size and modification time, so an unchanged library is not
-read twice). Failures are stored too (so a bad file is reported once per run, not re-decoded forever,
-until ``--force`` or a new model version).
+read twice). Failures are stored too (for the exports) and tried again on the next run.
 
 Durability: every file's results are written in one transaction in WAL mode; a process killed at any
 moment (kill -9) loses at most the files whose transaction had not committed, and the store stays
@@ -114,10 +113,11 @@ class ResultStore:
     # -- results ---------------------------------------------------------------------------------------
 
     def done(self, digest: str, task: str, model_version: str) -> bool:
+        """Whether the content has a successful result of this model version (failures are retried)."""
         row = self._db.execute(
-            "SELECT model_version FROM results WHERE content_hash = ? AND task = ?", (digest, task)
+            "SELECT model_version, ok FROM results WHERE content_hash = ? AND task = ?", (digest, task)
         ).fetchone()
-        return row is not None and row[0] == model_version
+        return row is not None and row[0] == model_version and bool(row[1])
 
     def put(self, digest: str, path: str, results: Iterable[tuple[str, str, bool, dict]]) -> None:
         """Store one file's results ``(task, model_version, ok, record)`` in one transaction."""
