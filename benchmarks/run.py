@@ -16,6 +16,7 @@ SUITES = {
     "inference": "benchmarks.inference",
     "pipeline": "benchmarks.pipeline",
     "streaming": "benchmarks.streaming",
+    "segment": "benchmarks.segment",
 }
 
 

@@ -177,6 +177,92 @@ def _write_results(results, writer: RecordWriter, total: int, to_record) -> int:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-m", "--model", default="structure", show_default=True, help="A bundled model's name or an ONNX file."
+)
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "jsonl", "csv", "lab", "jams"]),
+    default="table",
+    show_default=True,
+    help="lab (MIREX) and jams are one file per track: -o FOLDER for several tracks.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Results file; with -f lab|jams a folder (one <stem>.lab|.jams per track) or one track's file.",
+)
+@click.option(
+    "--plot",
+    "plot_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one PNG per track here (mel, activation, self-similarity, sections).",
+)
+@click.option(
+    "--reference",
+    "reference_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Folder of reference sections (<stem>.lab or <stem>.segments.csv) drawn in the plots; "
+    "references beside the audio are used too.",
+)
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Tracks processed at once.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+def segment(
+    paths: tuple[Path, ...],
+    model: str,
+    fmt: str,
+    output: Path | None,
+    plot_dir: Path | None,
+    reference_dir: Path | None,
+    jobs: int | None,
+    device: str,
+) -> None:
+    """Find the sections of songs (intro, verse, chorus, ...); folders are walked recursively for audio."""
+    from .audio import find_audio
+    from .segment import Segmenter, TrackFiles
+
+    files = find_audio(list(paths))
+    if not files:
+        _fail("no audio files found in " + ", ".join(str(p) for p in paths))
+    try:
+        track_files = TrackFiles.choose(fmt, output, files)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        segmenter = Segmenter.load(model, device=device)
+    except MusicEdgeError as exc:
+        raise click.BadParameter(str(exc), param_hint="--model") from None
+    results = segmenter.segment_files(files, workers=jobs or 2)
+    if plot_dir is not None:
+        from .plot_segments import check_matplotlib, plot_results
+
+        try:
+            check_matplotlib()
+            plot_dir.mkdir(parents=True, exist_ok=True)
+        except (MusicEdgeError, OSError) as exc:
+            _fail(f"--plot {plot_dir}: {exc}")
+        results = plot_results(
+            results, files, plot_dir, reference_dir, threshold=segmenter.peak_params.threshold
+        )
+    if track_files is not None:
+        try:
+            failures = _write_results(results, track_files, len(files), lambda result: result)
+        except MusicEdgeError as exc:
+            _fail(str(exc))
+    else:
+        with _open_output(output) as stream:
+            writer = RecordWriter(stream, fmt, "segment")
+            failures = _write_results(results, writer, len(files), lambda result: result.to_dict())
+    if failures:
+        click.echo(f"{failures} of {len(files)} files failed", err=True)
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder: results.sqlite (resumable), results.jsonl and results.csv.")
 @click.option("--tasks", default="classify", show_default=True,
@@ -224,7 +310,7 @@ def eval_group() -> None:
 @cli.command()
 @click.option(
     "--suite",
-    type=click.Choice(["frontend", "inference", "pipeline", "streaming", "all"]),
+    type=click.Choice(["frontend", "inference", "pipeline", "streaming", "segment", "all"]),
     default="all",
     show_default=True,
 )

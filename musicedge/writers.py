@@ -17,7 +17,11 @@ def error_record(path: str, exc: BaseException) -> dict[str, Any]:
 
 
 class RecordWriter:
-    """Writes records of one kind (``classify`` for now) in one format to an open text stream."""
+    """Writes records of one kind (``classify`` or ``segment``) in one format to an open text stream.
+
+    ``segment`` records: one table block per track (a line per segment), one CSV row per segment. The
+    per-track formats of ``musicedge segment`` (MIREX ``.lab``, JAMS) are written by the command itself,
+    one file per track (:func:`musicedge.segment.to_lab`, :func:`musicedge.segment.to_jams`)."""
 
     def __init__(self, stream: IO[str], fmt: str, kind: str) -> None:
         if fmt not in FORMATS:
@@ -60,8 +64,45 @@ def _classify_line(record: dict) -> str:
     return f"{record['path']}  [{record['duration_s']:.1f} s]  {preds}"
 
 
+def _segment_rows(record: dict) -> list[list[Any]]:
+    if "error" in record:
+        return [
+            [record["path"], "", "", "", "", "", "", "", record["error"]["type"], record["error"]["message"]]
+        ]
+    head = [record["path"], record["duration_s"], record["model"]]
+    return [
+        [*head, i, s["start"], s["end"], s["label"], s["confidence"], "", ""]
+        for i, s in enumerate(record["segments"], start=1)
+    ]
+
+
+def _segment_line(record: dict) -> str:
+    if "error" in record:
+        return f"{record['path']}  ERROR {record['error']['type']}: {record['error']['message']}"
+    n = len(record["segments"])
+    lines = [f"{record['path']}  [{record['duration_s']:.1f} s]  {n} segment{'s' if n != 1 else ''}"]
+    lines += [
+        f"  {s['start']:9.3f} {s['end']:9.3f}  {s['label']:<13} {s['confidence']:.2f}"
+        for s in record["segments"]
+    ]
+    return "\n".join(lines)
+
+
 _CSV_HEADERS = {
-    "classify": ["path", "duration_s", "model", "rank", "label", "score", "error_type", "error_message"]
+    "classify": ["path", "duration_s", "model", "rank", "label", "score", "error_type", "error_message"],
+    "segment": [
+        "path",
+        "duration_s",
+        "model",
+        "index",
+        "start",
+        "end",
+        "label",
+        "confidence",
+        "error_type",
+        "error_message",
+    ],
 }
-_CSV_ROWS = {"classify": _classify_rows}
-_TABLE_LINES = {"classify": _classify_line}
+_CSV_ROWS = {"classify": _classify_rows, "segment": _segment_rows}
+_TABLE_LINES = {"classify": _classify_line, "segment": _segment_line}
+

@@ -294,7 +294,7 @@ def write_card(recipe: Recipe, summary: dict, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.bundle", description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="+", choices=[*RECIPES, "all"])
+    parser.add_argument("names", nargs="+", choices=[*RECIPES, "structure", "all"])
     parser.add_argument("--work", type=Path, default=Path("out/bundle"))
     parser.add_argument("--epochs", type=int, default=None, help="Override the recipe (a quick trial).")
     parser.add_argument("--tracks", type=int, default=None, help="Override the corpus size (a quick trial).")
@@ -305,8 +305,16 @@ def main(argv: list[str] | None = None) -> int:
         help="Adopt a finished run of the recipe's settings (one name).",
     )
     args = parser.parse_args(argv)
-    names = list(RECIPES) if "all" in args.names else args.names
+    names = [*RECIPES, "structure"] if "all" in args.names else args.names
     for name in names:
+        if name == "structure":  # the structure model has its own recipe (training/tasks/segment.py)
+            from .tasks.segment import bundle_structure
+
+            summary = bundle_structure(
+                args.work, epochs=args.epochs, tracks=args.tracks, reuse_run=args.reuse_run
+            )
+            print(f"structure: {json.dumps(summary['metrics'].get('test_onnx', {}))[:400]}")
+            continue
         summary = build(
             RECIPES[name], args.work, epochs=args.epochs, tracks=args.tracks, reuse_run=args.reuse_run
         )
