@@ -27,6 +27,8 @@ demo: $(STAMP)
 		--seed 42 --sample-rate 44100 -q
 	$(BIN)/python -m musicedge classify $(OUT)/demo-library/genres -m genre --top-k 3
 	$(BIN)/python -m musicedge classify $(OUT)/demo-library/genres -m mood -f csv -o $(OUT)/demo-moods.csv
+	$(BIN)/python -m musicedge latent interpolate $(OUT)/demo-library/genres/classical/classical.00000.wav \
+		$(OUT)/demo-library/genres/metal/metal.00000.wav --offset-a 10 --offset-b 10 --steps 6 -o $(OUT)/demo-latent
 	$(BIN)/python -m musicedge segment $(OUT)/demo-library/genres -f jsonl -o $(OUT)/demo-sections.jsonl \
 		--plot $(OUT)/demo-sections
 	$(BIN)/python -m musicedge bench --suite frontend --quick --json $(OUT)/bench.json -o $(OUT)/bench.md

@@ -341,6 +341,136 @@ def bench(suite: str, quick: bool, json_path: Path | None, report_path: Path | N
     run_suites(names, quick=quick, json_path=json_path, report_path=report_path, command=command)
 
 
+@cli.group("latent")
+def latent_group() -> None:
+    """A latent space over short excerpts: interpolate, tweak one dimension, explain the dimensions."""
+
+
+def _latent_model(model: str):
+    from .latent import LatentModel
+
+    try:
+        return LatentModel.load(model)
+    except MusicEdgeError as exc:
+        _fail(str(exc))
+
+
+def _latent_render(latent, zs, out_dir: Path, stem: str, labels: list[str], iterations: int) -> None:
+    from .latent import render_steps, steps_table
+
+    try:
+        records = render_steps(latent, zs, out_dir, stem, labels, n_iter=iterations)
+    except (MusicEdgeError, OSError) as exc:
+        _fail(str(exc))
+    click.echo(steps_table(records))
+    click.echo(f"{len(records)} WAV files and {stem}.png written to {out_dir}", err=True)
+
+
+_latent_options = [
+    click.option(
+        "-o",
+        "--output",
+        "out_dir",
+        required=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Folder for the WAV files (one per step) and the PNG strip of their mels.",
+    ),
+    click.option(
+        "-m", "--model", default="latent", show_default=True, help="A bundled name or either ONNX file."
+    ),
+    click.option(
+        "--iterations",
+        type=click.IntRange(min=1),
+        default=32,
+        show_default=True,
+        help="Griffin-Lim iterations per step.",
+    ),
+]
+
+
+def _with_latent_options(fn):
+    for option in reversed(_latent_options):
+        fn = option(fn)
+    return fn
+
+
+@latent_group.command("interpolate")
+@click.argument("a", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("b", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--steps", type=click.IntRange(min=2), default=8, show_default=True, help="Points, both ends included."
+)
+@click.option("--mode", type=click.Choice(["linear", "slerp"]), default="linear", show_default=True)
+@click.option(
+    "--offset-a", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Seconds into A."
+)
+@click.option(
+    "--offset-b", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Seconds into B."
+)
+@_with_latent_options
+def latent_interpolate(a, b, steps, mode, offset_a, offset_b, out_dir, model, iterations) -> None:
+    """Decode STEPS points from the excerpt of A to the excerpt of B: one WAV each and a PNG strip."""
+    latent = _latent_model(model)
+    try:
+        za, zb = latent.encode(a, offset=offset_a), latent.encode(b, offset=offset_b)
+    except MusicEdgeError as exc:
+        _fail(str(exc))
+    zs = latent.interpolate(za, zb, steps, mode)
+    labels = [f"{mode} t={i / (steps - 1):.3f}" for i in range(steps)]
+    _latent_render(latent, zs, out_dir, "interpolation", labels, iterations)
+
+
+@latent_group.command("tweak")
+@click.argument("a", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dim", required=True, type=int, help="The latent dimension to sweep (0 to latent size - 1).")
+@click.option("--steps", type=click.IntRange(min=2), default=7, show_default=True)
+@click.option(
+    "--span",
+    type=click.FloatRange(min=0, min_open=True),
+    default=3.0,
+    show_default=True,
+    help="Sweep the training latents' mean +- SPAN standard deviations of the dimension.",
+)
+@click.option(
+    "--offset", type=click.FloatRange(min=0), default=0.0, show_default=True, help="Seconds into A."
+)
+@_with_latent_options
+def latent_tweak(a, dim, steps, span, offset, out_dir, model, iterations) -> None:
+    """Sweep one latent dimension of the excerpt of A: one WAV per value and a PNG strip."""
+    latent = _latent_model(model)
+    if not 0 <= dim < latent.latent_dim:
+        raise click.BadParameter(
+            f"must be from 0 to {latent.latent_dim - 1} (the model has {latent.latent_dim} dimensions), "
+            f"got {dim}",
+            param_hint="--dim",
+        )
+    try:
+        z = latent.encode(a, offset=offset)
+    except MusicEdgeError as exc:
+        _fail(str(exc))
+    values = latent.traversal_values(dim, steps, span)
+    zs = latent.tweak(z, dim, values)
+    _latent_render(latent, zs, out_dir, f"tweak_dim{dim}", [f"z[{dim}]={v:+.3f}" for v in values], iterations)
+
+
+@latent_group.command("explain")
+@click.option(
+    "-m", "--model", default="latent", show_default=True, help="A bundled name or either ONNX file."
+)
+@click.option(
+    "-f", "--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table", show_default=True
+)
+def latent_explain(model: str, fmt: str) -> None:
+    """What each latent dimension does to the decoded excerpt, strongest first."""
+    import json
+
+    latent = _latent_model(model)
+    rows = latent.explain()
+    if fmt == "jsonl":
+        for row in rows:
+            click.echo(json.dumps(row.to_dict()))
+    else:
+        click.echo(latent.explain_table(rows))
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit status instead of raising SystemExit."""
     try:

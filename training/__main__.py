@@ -14,6 +14,7 @@ import sys
 COMMANDS = {
     "corpus": "training.corpus.cli",
     "classify": "training.tasks.classify",
+    "latent": "training.tasks.latent",
     "segment": "training.tasks.segment",
 }
 

@@ -1,0 +1,103 @@
+"""The latent-space VAE's training side: shapes, the loss, the augmentations, the PCA baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from musicedge.errors import ParameterError  # noqa: E402
+from training.models.vae import LatentVAE, VaeDecoder, VaeEncoder, kl_per_dim  # noqa: E402
+from training.tasks.latent import (  # noqa: E402
+    LatentConfig,
+    TrackFeatures,
+    augment_batch,
+    fixed_excerpts,
+    pca_rmse,
+    random_batch,
+    vae_loss,
+)
+
+TINY = {"n_mels": 16, "frames": 32, "latent_dim": 4, "widths": [8, 16], "rnn": 8}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_encoder_and_decoder_shapes(channels):
+    model = LatentVAE(**TINY, channels=channels).eval()
+    x = torch.randn(3, channels, 16, 32) * 20 - 50
+    recon, mu, logvar = model(x)
+    assert recon.shape == (3, 1, 16, 32) and mu.shape == logvar.shape == (3, 4)
+    assert model.encoder.input_names == (("mel",) if channels == 1 else ("mels",))
+    with torch.no_grad():
+        assert torch.equal(model.decoder(mu), recon)  # eval mode decodes mu itself
+
+
+def test_models_refuse_wrong_shapes_and_geometry():
+    with pytest.raises(ParameterError, match="multiples of 2"):
+        VaeEncoder(n_mels=20, frames=32, widths=[8, 16, 32])
+    enc, dec = VaeEncoder(**TINY), VaeDecoder(**TINY)
+    with pytest.raises(ParameterError, match=r"mel must be \(batch, 1, 16, 32\)"):
+        enc(torch.zeros(1, 1, 16, 31))
+    with pytest.raises(ParameterError, match=r"z must be \(batch, 4\)"):
+        dec(torch.zeros(1, 5))
+
+
+def test_band_statistics_map_standard_units_to_db():
+    dec = VaeDecoder(**TINY)
+    dec.set_band_stats(torch.full((1, 16), -40.0), torch.full((1, 16), 10.0))
+    for p in dec.out.parameters():
+        torch.nn.init.zeros_(p)
+    assert torch.allclose(dec(torch.zeros(2, 4)), torch.tensor(-40.0))
+
+
+def test_kl_and_free_bits():
+    mu, logvar = torch.zeros(5, 4), torch.zeros(5, 4)
+    assert torch.allclose(kl_per_dim(mu, logvar), torch.zeros(4))
+    assert torch.allclose(kl_per_dim(torch.ones(5, 4), logvar), torch.full((4,), 0.5))
+    model = LatentVAE(**TINY)
+    x = torch.randn(2, 1, 16, 32)
+    loss, nll, kl = vae_loss(model, x, x, mu[:2], logvar[:2], beta=1.0, free_bits=0.25)
+    assert nll.item() == 0 and kl.item() == 0
+    assert loss.item() == pytest.approx(4 * 0.25)  # every dimension floored at the free bits
+
+
+def test_augmentations_leave_the_target_unblurred_and_unerased():
+    x = torch.randn(16, 3, 16, 32) * 10 - 40
+    inp, target = augment_batch(x, torch.Generator().manual_seed(0))
+    assert inp.shape == x.shape and target.shape == (16, 1, 16, 32)
+    offset = (target - x[:, :1]).mean(dim=(1, 2, 3))
+    assert offset.abs().max() <= 6.0 + 1e-4  # colour jitter only: level within +-6 dB
+    assert not torch.equal(inp[:, :1], target)  # blur or erasing reached some inputs
+
+
+def test_excerpts_are_cropped_never_padded():
+    rng = np.random.default_rng(0)
+    tracks = [TrackFeatures("a", rng.normal(size=(1, 16, 40)).astype(np.float32)),
+              TrackFeatures("b", rng.normal(size=(1, 16, 32)).astype(np.float32))]  # fmt: skip
+    x, owner = fixed_excerpts(tracks, 32, per_track=4)
+    assert x.shape[1:] == (1, 16, 32) and set(owner) == {0, 1}
+    assert (owner == 1).sum() == 1  # a track of exactly one excerpt gives one
+    batch = random_batch(tracks, 32, 10, rng)
+    assert batch.shape == (10, 1, 16, 32)
+
+
+def test_pca_baseline_is_exact_within_the_training_span():
+    rng = np.random.default_rng(1)
+    basis = rng.normal(size=(3, 16 * 8))
+    train = (rng.normal(size=(50, 3)) @ basis).reshape(50, 16, 8) - 50
+    test = (rng.normal(size=(5, 3)) @ basis).reshape(5, 16, 8) - 50
+    assert pca_rmse(train, test, 3) < 1e-8
+    assert pca_rmse(train, test, 1) > 0.1
+
+
+def test_config_refuses_bad_settings(tmp_path):
+    with pytest.raises(ParameterError, match="channels must be 1 or 3"):
+        LatentConfig(data=tmp_path, out=tmp_path, channels=2)
+    with pytest.raises(ParameterError, match="free_bits"):
+        LatentConfig(data=tmp_path, out=tmp_path, free_bits=-1.0)
