@@ -29,6 +29,9 @@ demo: $(STAMP)
 	$(BIN)/python -m musicedge classify $(OUT)/demo-library/genres -m mood -f csv -o $(OUT)/demo-moods.csv
 	$(BIN)/python -m musicedge latent interpolate $(OUT)/demo-library/genres/classical/classical.00000.wav \
 		$(OUT)/demo-library/genres/metal/metal.00000.wav --offset-a 10 --offset-b 10 --steps 6 -o $(OUT)/demo-latent
+	$(BIN)/python -m musicedge index $(OUT)/demo-library/genres --db $(OUT)/demo-fingerprints
+	$(BIN)/python -m musicedge query $(OUT)/demo-library/genres/jazz $(OUT)/demo-library/genres/rock \
+		--db $(OUT)/demo-fingerprints --top-k 2
 	$(BIN)/python -m musicedge segment $(OUT)/demo-library/genres -f jsonl -o $(OUT)/demo-sections.jsonl \
 		--plot $(OUT)/demo-sections
 	$(BIN)/python -m musicedge bench --suite frontend --quick --json $(OUT)/bench.json -o $(OUT)/bench.md

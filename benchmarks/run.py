@@ -17,6 +17,7 @@ SUITES = {
     "pipeline": "benchmarks.pipeline",
     "streaming": "benchmarks.streaming",
     "segment": "benchmarks.segment",
+    "retrieval": "benchmarks.retrieval",
 }
 
 

@@ -307,10 +307,174 @@ def eval_group() -> None:
     """Score a model against a labelled dataset layout (markdown to stdout)."""
 
 
+def _open_library(
+    db: Path, model: str | None, *, create: bool, index_type: str = "flat", lock_timeout: float = 60.0
+):
+    """The library in ``db`` with its fingerprint model (``model``, else the one the library names)."""
+    from .fingerprint import Fingerprinter
+    from .library import CATALOGUE, Library, library_model_name
+
+    exists = (db / CATALOGUE).is_file()
+    if not exists and not create:
+        _fail(f"{db}: no such library (create one with: musicedge index PATH... --db {db})")
+    name = model or (library_model_name(db) if exists else None) or "fingerprint"
+    try:
+        fingerprinter = Fingerprinter.load(name)
+    except MusicEdgeError as exc:
+        raise click.BadParameter(str(exc), param_hint="--model") from None
+    if exists:
+        return Library.open(db, fingerprinter, lock_timeout=lock_timeout)
+    return Library.create(db, fingerprinter, index=index_type, lock_timeout=lock_timeout)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--db", required=True, type=click.Path(path_type=Path), help="Library folder (created if absent)."
+)
+@click.option(
+    "-m", "--model", default=None, help="Fingerprint model (default: the library's, else 'fingerprint')."
+)
+@click.option(
+    "--index-type",
+    type=click.Choice(["flat", "ivfpq"]),
+    default="flat",
+    show_default=True,
+    help="FAISS index of a new library: exact inner product, or IVF-PQ (40 bytes per fingerprint).",
+)
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), default=2, show_default=True, help="Decoding threads."
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for another writer.",
+)
+def index(
+    paths: tuple[Path, ...], db: Path, model: str | None, index_type: str, jobs: int, wait: float
+) -> None:
+    """Fingerprint audio files into a library; folders are walked recursively for audio."""
+    from tqdm import tqdm
+
+    from .audio import find_audio
+
+    files = find_audio(list(paths))
+    if not files:
+        _fail("no audio files found in " + ", ".join(str(p) for p in paths))
+    counts = {"added": 0, "present": 0, "failed": 0}
+    try:
+        library = _open_library(db, model, create=True, index_type=index_type, lock_timeout=wait)
+        with tqdm(total=len(files), file=sys.stderr, unit="file", disable=None, leave=False) as bar:
+
+            def report(path: str, error: MusicEdgeError | None, added: bool) -> None:
+                if error is not None:
+                    counts["failed"] += 1
+                    bar.write(f"error: {error}", file=sys.stderr)
+                else:
+                    counts["added" if added else "present"] += 1
+                bar.update(1)
+
+            library.add_files(files, workers=jobs, on_result=report)
+    except MusicEdgeError as exc:
+        _fail(str(exc))
+    click.echo(
+        f"{db}: {counts['added']} added, {counts['present']} already present, {counts['failed']} failed; "
+        f"{len(library)} tracks, {library.n_fingerprints} fingerprints ({library.index_kind})",
+        err=True,
+    )
+    if counts["failed"]:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("clips", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--db", required=True, type=click.Path(path_type=Path), help="Library folder.")
+@click.option("-m", "--model", default=None, help="Fingerprint model (default: the library's).")
+@click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option(
+    "-f", "--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table", show_default=True
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write results here.")
+@click.option(
+    "--threshold",
+    type=float,
+    default=None,
+    help="Match score threshold (default: the model's calibrated one).",
+)
+def query(
+    clips: tuple[Path, ...],
+    db: Path,
+    model: str | None,
+    top_k: int,
+    fmt: str,
+    output: Path | None,
+    threshold: float | None,
+) -> None:
+    """Find the library tracks that clips come from, with the offset of each clip in its track."""
+    from .audio import find_audio
+
+    files = find_audio(list(clips))
+    if not files:
+        _fail("no audio files found in " + ", ".join(str(p) for p in clips))
+    try:
+        library = _open_library(db, model, create=False)
+    except MusicEdgeError as exc:
+        _fail(str(exc))
+    with _open_output(output) as stream:
+        writer = RecordWriter(stream, fmt, "query")
+        failures = _write_results(
+            library.query_files(files, top_k=top_k, threshold=threshold),
+            writer,
+            len(files),
+            lambda r: r.to_dict(),
+        )
+    if failures:
+        click.echo(f"{failures} of {len(files)} files failed", err=True)
+        sys.exit(1)
+
+
+@eval_group.command("retrieval")
+@click.option("--data", required=True, type=click.Path(path_type=Path), help="A retrieval layout root.")
+@click.option("--layout", type=click.Choice(["retrieval"]), default="retrieval", show_default=True)
+@click.option("-m", "--model", default="fingerprint", show_default=True)
+@click.option("--split", "splits", multiple=True, help="Splits to score (default: every split present).")
+@click.option("--db", type=click.Path(path_type=Path), help="Keep the library built from the origins here.")
+@click.option("--threshold", type=float, default=None, help="Match threshold (default: the model's).")
+def eval_retrieval(
+    data: Path, layout: str, model: str, splits: tuple[str, ...], db: Path | None, threshold: float | None
+) -> None:
+    """Index a retrieval layout's origin tracks, query its sample clips: top-1/top-5 and offset error."""
+    import tempfile
+
+    from .fingerprint import Fingerprinter
+    from .library import evaluate_retrieval
+
+    try:
+        fingerprinter = Fingerprinter.load(model)
+    except MusicEdgeError as exc:
+        raise click.BadParameter(str(exc), param_hint="--model") from None
+    with tempfile.TemporaryDirectory(prefix="musicedge-eval-") as tmp:
+        try:
+            result = evaluate_retrieval(
+                data,
+                fingerprinter,
+                db or Path(tmp) / "library",
+                splits=list(splits) or None,
+                threshold=threshold,
+            )
+        except MusicEdgeError as exc:
+            _fail(str(exc))
+    click.echo(result.markdown())
+    if result.failed:
+        sys.exit(1)
+
+
 @cli.command()
 @click.option(
     "--suite",
-    type=click.Choice(["frontend", "inference", "pipeline", "streaming", "segment", "all"]),
+    type=click.Choice(["frontend", "inference", "pipeline", "streaming", "segment", "retrieval", "all"]),
     default="all",
     show_default=True,
 )
@@ -339,6 +503,8 @@ def bench(suite: str, quick: bool, json_path: Path | None, report_path: Path | N
     names = list(SUITES) if suite == "all" else [suite]
     command = "musicedge bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "musicedge bench"
     run_suites(names, quick=quick, json_path=json_path, report_path=report_path, command=command)
+
+
 
 
 @cli.group("latent")

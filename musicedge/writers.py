@@ -106,3 +106,36 @@ _CSV_HEADERS = {
 _CSV_ROWS = {"classify": _classify_rows, "segment": _segment_rows}
 _TABLE_LINES = {"classify": _classify_line, "segment": _segment_line}
 
+
+def _query_rows(record: dict) -> list[list[Any]]:
+    if "error" in record:
+        return [[record["path"], "", "", "", "", "", record["error"]["type"], record["error"]["message"]]]
+    rows = [
+        [record["path"], rank, m["track"], m["offset_s"], m["score"], record["latency_ms"], "", ""]
+        for rank, m in enumerate(record["matches"], start=1)
+    ]
+    return rows or [[record["path"], "", "", "", "", record["latency_ms"], "", ""]]
+
+
+def _query_line(record: dict) -> str:
+    if "error" in record:
+        return f"{record['path']}  ERROR {record['error']['type']}: {record['error']['message']}"
+    found = (
+        "; ".join(f"{m['track']} @ {m['offset_s']:.2f} s ({m['score']:.2f})" for m in record["matches"])
+        or "(no match)"
+    )
+    return f"{record['path']}  [{record['latency_ms']:.1f} ms]  {found}"
+
+
+_CSV_HEADERS["query"] = [
+    "path",
+    "rank",
+    "track",
+    "offset_s",
+    "score",
+    "latency_ms",
+    "error_type",
+    "error_message",
+]
+_CSV_ROWS["query"] = _query_rows
+_TABLE_LINES["query"] = _query_line

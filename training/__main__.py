@@ -16,6 +16,7 @@ COMMANDS = {
     "classify": "training.tasks.classify",
     "latent": "training.tasks.latent",
     "segment": "training.tasks.segment",
+    "fingerprint": "training.tasks.fingerprint",
 }
 
 
