@@ -191,6 +191,33 @@ def load(
     return y, out_sr
 
 
+def load_input(
+    item: str | os.PathLike | np.ndarray, sr: int | None, sample_rate: int
+) -> tuple[np.ndarray, str | None]:
+    """What every task takes: a path (decoded and resampled to ``sample_rate``) or a 1-D float array
+    with its rate ``sr`` (checked with :func:`validate_audio`, resampled). Returns the samples and the
+    path as text (``None`` for an array).
+
+    Raises:
+        ParameterError: an array without ``sr``.
+        AudioError: unusable audio (the message names the file).
+    """
+    if isinstance(item, np.ndarray):
+        if sr is None:
+            raise ParameterError("sr is required with an array (the sample rate of its samples)")
+        y = validate_audio(item)
+        if sr != sample_rate:
+            import soxr
+
+            y = soxr.resample(y, sr, sample_rate, quality="HQ").astype(np.float32, copy=False)
+        return y, None
+    y, _ = load(item, sr=sample_rate)
+    path = display_path(item)
+    if y.size == 0:
+        raise AudioError(f"{path}: no samples")
+    return y, path
+
+
 def to_mono(y: np.ndarray) -> np.ndarray:
     """Average the channels of a ``(channels, n)`` array (librosa's layout); a 1-D array passes through."""
     y = np.asarray(y)

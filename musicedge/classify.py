@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .audio import display_path, load, validate_audio
+from .audio import display_path, load_input
 from .batching import CrossFileBatcher
-from .errors import AudioError, ModelError, MusicEdgeError, ParameterError
+from .errors import ModelError, MusicEdgeError, ParameterError
 from .frontend import FrameBatcher, MelFrontend
 from .metadata import encode_tokens, metadata_tokens
 from .model import OnnxModel
@@ -66,13 +66,16 @@ class Prediction:
 class StreamUpdate:
     """A live classification at ``time_s`` seconds into the stream.
 
-    ``latest`` scores the model's last window alone (what is playing now: the ``window_frames`` frames
-    ending at ``time_s``; before a whole window has arrived, what there is, padded as offline pads a
-    short clip); ``overall`` averages every window the offline prediction would use that has
-    completed so far (``latest`` until the first one completes).
+    ``latest`` scores the model's latest window alone (what is playing now: the ``window_frames``
+    frames ending at ``window_end_s``, which is ``time_s`` or, when one of the offline windows ended
+    since the previous update, that window's end; before a whole window has arrived, what there is,
+    padded as offline pads a short clip). ``overall`` averages every window the offline prediction
+    would use that has completed so far (``latest`` until the first one completes). Each update thus
+    costs one model window.
     """
 
     time_s: float
+    window_end_s: float
     latest: Prediction
     overall: Prediction
 
@@ -165,20 +168,7 @@ class Classifier:
         return mel_windows(MelFrontend(self._frontend_config).compute(y), self.spec)
 
     def _prepare(self, item: str | os.PathLike | np.ndarray, sr: int | None) -> _Clip:
-        if isinstance(item, np.ndarray):
-            if sr is None:
-                raise ParameterError("sr is required with an array (the sample rate of its samples)")
-            y = validate_audio(item)
-            if sr != self.sample_rate:
-                import soxr
-
-                y = soxr.resample(y, sr, self.sample_rate, quality="HQ").astype(np.float32, copy=False)
-            path = None
-        else:
-            y, _ = load(item, sr=self.sample_rate)
-            path = display_path(item)
-            if y.size == 0:
-                raise AudioError(f"{path}: no samples")
+        y, path = load_input(item, sr, self.sample_rate)
         return _Clip(path, len(y) / self.sample_rate, self._windows(y))
 
     # -- scoring --------------------------------------------------------------------------------------
@@ -295,7 +285,7 @@ class ClassifierStream(AudioStream):
     ``accept_waveform(chunk)`` returns a :class:`StreamUpdate` for every update time the chunk reached
     (none, one, or several for a long chunk); ``input_finished()`` returns the :class:`Prediction` that
     :meth:`Classifier.predict` gives for the whole audio (the same windows, the padded tail included).
-    Each update costs one model run over the latest window plus any offline windows just completed.
+    Each update runs the model over one window (see :class:`StreamUpdate`).
     Mel-input models only.
     """
 
@@ -358,29 +348,39 @@ class ClassifierStream(AudioStream):
         while self._next_update <= self._frames_seen:
             ends.append(self._next_update)
             self._next_update += self.update_frames
-        inputs = [self._live_window(recent, end) for end in ends]
-        grid_ends = []  # where each offline window just completed ends (padded ones only at the end)
+        grid_batches, grid_ends = [], []  # the offline windows just completed, where each ends
         while self._batcher.num_windows_ready:
             batch, starts = self._batcher.pop_batch()
-            inputs.append(batch)
+            grid_batches.append(batch)
             grid_ends.extend(starts + self._window)
+        # Each update scores one window: an offline window that ended since the previous update when
+        # there is one (it is scored anyway), else the window ending at the update.
+        live, sources = [], []
+        for end in ends:
+            fresh = [i for i, e in enumerate(grid_ends) if end - self.update_frames < e <= end]
+            if fresh:
+                sources.append((True, fresh[-1], grid_ends[fresh[-1]]))
+            else:
+                sources.append((False, len(live), end))
+                live.append(self._live_window(recent, end))
         self._recent = recent[:, -self._window :]
-        if not inputs:
+        if not live and not grid_batches:
             return []
-        probabilities = self.classifier._run(np.concatenate(inputs), self._meta)
-        live, grid = probabilities[: len(ends)], probabilities[len(ends) :]
+        probabilities = self.classifier._run(np.concatenate(live + grid_batches), self._meta)
+        grid = probabilities[len(live) :]
         updates, added = [], 0
-        for end, latest_scores in zip(ends, live, strict=True):
+        for end, (from_grid, index, window_end) in zip(ends, sources, strict=True):
             while added < len(grid) and grid_ends[added] <= end:
                 self._sum += grid[added]
                 self._count += 1
                 added += 1
             time_s = end * self._seconds_per_frame
-            latest = self.classifier._prediction(None, time_s, latest_scores)
+            scores = grid[index] if from_grid else probabilities[index]
+            latest = self.classifier._prediction(None, time_s, scores)
             overall = (
                 self.classifier._prediction(None, time_s, self._sum / self._count) if self._count else latest
             )
-            updates.append(StreamUpdate(time_s, latest, overall))
+            updates.append(StreamUpdate(time_s, window_end * self._seconds_per_frame, latest, overall))
         self._sum += grid[added:].sum(axis=0)
         self._count += len(grid) - added
         return updates

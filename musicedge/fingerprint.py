@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .audio import load, validate_audio
+from .audio import load_input
 from .errors import AudioError, ModelError, ParameterError
 from .frontend import FrameBatcher, MelFrontend
 from .model import OnnxModel
@@ -277,21 +277,7 @@ class Fingerprinter:
 
     def decode(self, item: str | os.PathLike | np.ndarray, sr: int | None = None) -> np.ndarray:
         """Float32 mono samples at the model's rate from a path or ``(array, sr)``."""
-        if isinstance(item, np.ndarray):
-            if sr is None:
-                raise ParameterError("sr is required with an array (the sample rate of its samples)")
-            y = validate_audio(item)
-            if y.ndim != 1:
-                raise AudioError(f"audio must be mono (n,), got shape {y.shape}")
-            if sr != self.sample_rate:
-                import soxr
-
-                y = soxr.resample(y, sr, self.sample_rate, quality="HQ").astype(np.float32, copy=False)
-            return y
-        y, _ = load(item, sr=self.sample_rate)
-        if y.size == 0:
-            raise AudioError(f"{item}: no samples")
-        return y
+        return load_input(item, sr, self.sample_rate)[0]
 
     def embed_windows(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings ``(B, dim)`` of model-ready windows ``(B, 1, n_mels, window_frames)``, and which of

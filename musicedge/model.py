@@ -77,9 +77,11 @@ def _tensor_info(arg: Any) -> TensorInfo:
     return TensorInfo(arg.name, _ORT_DTYPES.get(arg.type), shape)
 
 
-def session_options(threads: int | None = None):
+def session_options(threads: int | None = None, *, memory_arena: bool = True):
     """ONNX Runtime options for every musicedge session: full graph optimisation, quiet logs, and with
-    ``threads`` that many intra-op threads and one inter-op thread."""
+    ``threads`` that many intra-op threads and one inter-op thread. ``memory_arena=False`` gives memory
+    back after each run: for models whose input size varies widely (a whole song), where the arena
+    would keep the largest run's memory, and more, for the life of the session."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -88,6 +90,7 @@ def session_options(threads: int | None = None):
     # as a ModelError naming the file (a logged copy would only be noise on stderr).
     options.log_severity_level = 4
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.enable_cpu_mem_arena = memory_arena
     if threads is not None:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -113,6 +116,7 @@ class OnnxModel:
             (a :class:`~musicedge.errors.ParameterError` when CUDA does not run here).
         threads: ONNX Runtime's intra-op threads; ``None`` lets ONNX Runtime choose (one per
             physical core). Use 1 when several models or workers run side by side.
+        memory_arena: keep ONNX Runtime's memory arena (see :func:`session_options`).
 
     Raises:
         ModelError: the file is missing, not an ONNX model ONNX Runtime can load, or its
@@ -125,7 +129,12 @@ class OnnxModel:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, device: str = "auto", threads: int | None = None
+        self,
+        path: str | os.PathLike[str],
+        *,
+        device: str = "auto",
+        threads: int | None = None,
+        memory_arena: bool = True,
     ) -> None:
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ParameterError(f"threads must be a positive integer or None, got {threads!r}")
@@ -152,7 +161,9 @@ class OnnxModel:
 
         try:
             session = ort.InferenceSession(
-                str(self._path), sess_options=session_options(threads), providers=providers
+                str(self._path),
+                sess_options=session_options(threads, memory_arena=memory_arena),
+                providers=providers,
             )
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises its own classes, all Exception
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .audio import load, validate_audio
+from .audio import load_input
 from .errors import AudioError, ModelError, MusicEdgeError, ParameterError
 from .model import OnnxModel
 from .models import resolve
@@ -347,7 +347,9 @@ class Segmenter:
         threads: int | None = None,
         peak_params: PeakParams | None = None,
     ) -> Segmenter:
-        return cls(OnnxModel(resolve(name_or_path), device=device, threads=threads), peak_params=peak_params)
+        # Inputs are whole songs, of any length: no memory arena to keep the longest one's memory.
+        model = OnnxModel(resolve(name_or_path), device=device, threads=threads, memory_arena=False)
+        return cls(model, peak_params=peak_params)
 
     @property
     def sample_rate(self) -> int:
@@ -364,6 +366,13 @@ class Segmenter:
         out = self.model.run({"mel": mel[None, None]})
         return out["boundary"][0].astype(np.float64), out["labels"][0].astype(np.float64)
 
+    def _padded(self, frames: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """Frames ``start:stop`` as a contiguous array, past the end filled with the silence floor."""
+        out = np.full((frames.shape[0], stop - start), self._floor, np.float32)
+        have = max(0, min(stop, frames.shape[1]) - start)
+        out[:, :have] = frames[:, start : start + have]
+        return out
+
     def activations(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(n_mels, T)`` raw log-mel frames -> boundary logits ``(T',)`` and label logits ``(T', C)``,
         ``T' = ceil(T / pool)`` (the tail is padded with the silence floor to whole output frames)."""
@@ -373,10 +382,8 @@ class Segmenter:
             raise ParameterError(f"frames must be ({n_mels}, T), got shape {frames.shape}")
         pool, window, hop = self.pool, self.spec.window_frames, self.spec.hop_frames
         n_out = max(1, -(-frames.shape[1] // pool))
-        padded = np.full((n_mels, n_out * pool), self._floor, np.float32)
-        padded[:, : frames.shape[1]] = frames
-        if padded.shape[1] <= window:
-            return self._run(padded)
+        if n_out * pool <= window:
+            return self._run(self._padded(frames, 0, n_out * pool))
         # Long songs: windows of `window` raw frames every `hop`, blended with triangular weights.
         w_out, h_out = window // pool, hop // pool
         starts = list(range(0, n_out - w_out + 1, h_out))
@@ -386,31 +393,14 @@ class Segmenter:
         labels = np.zeros((n_out, len(self.labels)))
         weight = np.zeros(n_out)
         ramp = np.minimum(np.arange(w_out) + 1.0, np.arange(w_out, 0, -1.0))
-        for s in starts:
-            b, lab = self._run(np.ascontiguousarray(padded[:, s * pool : (s + w_out) * pool]))
+        for s in starts:  # a window at a time: a two-hour song is never copied whole
+            b, lab = self._run(self._padded(frames, s * pool, (s + w_out) * pool))
             boundary[s : s + w_out] += ramp * b
             labels[s : s + w_out] += ramp[:, None] * lab
             weight[s : s + w_out] += ramp
         return boundary / weight, labels / weight[:, None]
 
     # -- segmentation ----------------------------------------------------------------------------
-
-    def _decode(self, item: str | os.PathLike | np.ndarray, sr: int | None) -> tuple[np.ndarray, str | None]:
-        if isinstance(item, np.ndarray):
-            if sr is None:
-                raise ParameterError("sr is required with an array (the sample rate of its samples)")
-            y = validate_audio(item)
-            if y.ndim != 1:
-                raise AudioError(f"audio must be mono (n,), got shape {y.shape}")
-            if sr != self.sample_rate:
-                import soxr
-
-                y = soxr.resample(y, sr, self.sample_rate, quality="HQ").astype(np.float32, copy=False)
-            return y, None
-        y, _ = load(item, sr=self.sample_rate)
-        if y.size == 0:
-            raise AudioError(f"{item}: no samples")
-        return y, str(item)
 
     def _result(self, y: np.ndarray, path: str | None) -> SegmentResult:
         duration = len(y) / self.sample_rate
@@ -436,9 +426,13 @@ class Segmenter:
         segments = label_sections(
             boundaries, duration, times, log_probs, self.labels, min_length=self.min_length
         )
+        # The mean of each output frame's raw frames (the tail padded with the floor), without a copy
+        # of the whole song.
+        sums = np.add.reduceat(frames, np.arange(0, frames.shape[1], self.pool), axis=1, dtype=np.float64)
         pad = n_out * self.pool - frames.shape[1]
-        full = np.pad(frames, ((0, 0), (0, pad)), constant_values=self._floor) if pad > 0 else frames
-        features = full.reshape(frames.shape[0], n_out, self.pool).mean(axis=2)
+        if pad > 0:
+            sums[:, -1] += pad * self._floor
+        features = sums / self.pool
         return SegmentResult(
             path=path,
             duration_s=duration,
@@ -455,7 +449,7 @@ class Segmenter:
     def analyze(self, item: str | os.PathLike | np.ndarray, sr: int | None = None) -> SegmentResult:
         """Segment one song (a path, or a 1-D float array with its sample rate ``sr``) and keep the
         activation, label probabilities and pooled mel for plots and analysis."""
-        y, path = self._decode(item, sr)
+        y, path = load_input(item, sr, self.sample_rate)
         return self._result(y, path)
 
     def segment(self, item: str | os.PathLike | np.ndarray, sr: int | None = None) -> list[Segment]:
