@@ -18,6 +18,7 @@ SUITES = {
     "streaming": "benchmarks.streaming",
     "segment": "benchmarks.segment",
     "retrieval": "benchmarks.retrieval",
+    "analyze": "benchmarks.analyze",
 }
 
 

@@ -263,14 +263,35 @@ def segment(
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder: results.sqlite (resumable), results.jsonl and results.csv.")
-@click.option("--tasks", default="classify", show_default=True,
-              help="Comma-separated tasks: classify (genre), tag (moods).")
-@click.option("-m", "--model", "models", multiple=True, metavar="TASK=MODEL",
-              help="Another model for a task (a bundled name or an ONNX file); repeatable.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Decoding threads (default: the cores, at most 4).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder: results.sqlite (resumable), results.jsonl and results.csv.",
+)
+@click.option(
+    "--tasks",
+    default=",".join(("classify", "segment", "fingerprint")),
+    show_default=True,
+    help="Comma-separated: classify (genre), tag (moods), segment (sections), "
+    "fingerprint (into OUT/fingerprints, a library for musicedge query).",
+)
+@click.option(
+    "-m",
+    "--model",
+    "models",
+    multiple=True,
+    metavar="TASK=MODEL",
+    help="Another model for a task (a bundled name or an ONNX file); repeatable.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Decoding threads (default: the cores, at most 4).",
+)
 @click.option("--force", is_flag=True, help="Redo files whose results are already stored.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--address", default=None, help="Ray cluster address (--engine ray; default: a local Ray).")
@@ -292,7 +313,14 @@ def analyze(paths, out, tasks, models, jobs, force, engine, address, device) -> 
         )
     try:
         summary = run_analysis(
-            paths, out, names, model_map, jobs=jobs, force=force, engine=engine, address=address,
+            paths,
+            out,
+            names,
+            model_map,
+            jobs=jobs,
+            force=force,
+            engine=engine,
+            address=address,
             device=device,
         )
     except MusicEdgeError as exc:
@@ -474,7 +502,9 @@ def eval_retrieval(
 @cli.command()
 @click.option(
     "--suite",
-    type=click.Choice(["frontend", "inference", "pipeline", "streaming", "segment", "retrieval", "all"]),
+    type=click.Choice(
+        ["frontend", "inference", "pipeline", "streaming", "segment", "retrieval", "analyze", "all"]
+    ),
     default="all",
     show_default=True,
 )
@@ -503,8 +533,6 @@ def bench(suite: str, quick: bool, json_path: Path | None, report_path: Path | N
     names = list(SUITES) if suite == "all" else [suite]
     command = "musicedge bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "musicedge bench"
     run_suites(names, quick=quick, json_path=json_path, report_path=report_path, command=command)
-
-
 
 
 @cli.group("latent")
@@ -637,6 +665,8 @@ def latent_explain(model: str, fmt: str) -> None:
             click.echo(json.dumps(row.to_dict()))
     else:
         click.echo(latent.explain_table(rows))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit status instead of raising SystemExit."""
     try:

@@ -30,7 +30,9 @@ from . import errors
 from .analyze import (
     AnalysisTask,
     Decoded,
+    Deferred,
     FileOutcome,
+    commit_deferred,
     decode_frames,
     error_rows,
     feed_job,
@@ -57,13 +59,18 @@ def _decode_row(row: dict[str, Any]) -> dict[str, Any]:
     wanted = {key: FrontendConfig.from_dict(json.loads(key)) for key in json.loads(row["configs"])}
     by_config = {cfg: key for key, cfg in wanted.items()}
     decoded = Decoded()
+    from .library import ContentHasher
+
+    hashers = {cfg.sample_rate: ContentHasher() for cfg in wanted.values()}
     try:
         chunks: dict[str, list[np.ndarray]] = {key: [] for key in wanted}
-        for cfg, frames, _ in decode_frames(path, list(wanted.values()), decoded):
+        on_samples = lambda sr, y: hashers[sr].update(y)  # noqa: E731
+        for cfg, frames, _ in decode_frames(path, list(wanted.values()), decoded, on_samples):
             chunks[by_config[cfg]].append(frames)
         frames = {key: np.concatenate(parts, axis=1) for key, parts in chunks.items()}
         row["frames"] = pickle.dumps(frames, protocol=5)
         row["duration_s"] = decoded.duration_s
+        row["hashes"] = json.dumps({str(sr): h.hexdigest() for sr, h in hashers.items()})
     except MusicEdgeError as exc:
         name = display_path(path)
         error = exc if str(exc).startswith(name) else type(exc)(f"{name}: {exc}")
@@ -74,8 +81,8 @@ def _decode_row(row: dict[str, Any]) -> dict[str, Any]:
 class _ModelStage:
     """Ray actor: one task's model, scoring the files of each batch together."""
 
-    def __init__(self, name: str, model: str, device: str) -> None:
-        self.task = load_tasks([name], {name: model}, device=device, threads=1)[0]
+    def __init__(self, name: str, model: str, device: str, out: str) -> None:
+        self.task = load_tasks([name], {name: model}, device=device, threads=1, out=out)[0]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         batcher = CrossFileBatcher(self.task.run, self.task.batch_size)
@@ -88,11 +95,16 @@ class _ModelStage:
             for inputs in feed_job(job, frames, final=True):
                 batcher.add(job.take, inputs)
         batcher.flush()
-        records = [json.loads(r) for r in batch["records"]]
+        results = [pickle.loads(r) for r in batch["results"]]
         for i, job in jobs.items():
-            name = display_path(os.fsdecode(batch["path"][i]))
-            records[i][self.task.name] = job.record(name, float(batch["duration_s"][i]))
-        batch["records"] = np.array([json.dumps(r) for r in records], dtype=object)
+            if self.task.commit_every:  # the driver persists it (fingerprints into the library)
+                embeddings, _ = job.payload()
+                digest = json.loads(batch["hashes"][i])[str(self.task.frontend.sample_rate)]
+                results[i][self.task.name] = (embeddings, digest)
+            else:
+                name = display_path(os.fsdecode(batch["path"][i]))
+                results[i][self.task.name] = job.record(name, float(batch["duration_s"][i]))
+        batch["results"] = np.array([pickle.dumps(r, protocol=5) for r in results], dtype=object)
         return batch
 
 
@@ -105,6 +117,7 @@ def run_on_ray(
     address: str | None = None,
     device: str = "auto",
 ) -> Iterator[FileOutcome]:
+    out = str(store.folder)
     """Analyse ``files`` on Ray into ``store``; yields one outcome per file as results come back."""
     import ray
 
@@ -136,7 +149,8 @@ def run_on_ray(
                 "frames": b"",
                 "duration_s": 0.0,
                 "error": "",
-                "records": "{}",
+                "hashes": "{}",
+                "results": pickle.dumps({}),
             }
         )
     if not rows:
@@ -145,12 +159,18 @@ def run_on_ray(
     for task in tasks:
         ds = ds.map_batches(
             _ModelStage,
-            fn_constructor_kwargs={"name": task.name, "model": task.model_path, "device": device},
+            fn_constructor_kwargs={"name": task.name, "model": task.model_path, "device": device, "out": out},
             batch_size=BATCH_FILES,
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=1),
             num_cpus=0.25,
         )
+    pending: dict[str, list[Deferred]] = {t.name: [] for t in tasks if t.commit_every}
+
+    def commit(task: AnalysisTask) -> None:
+        files, pending[task.name] = pending[task.name], []
+        commit_deferred(store, task, files)
+
     for row in ds.iter_rows():
         path = display_path(os.fsdecode(row["path"]))
         todo = [by_name[n] for n in json.loads(row["tasks"])]
@@ -161,6 +181,18 @@ def run_on_ray(
             store.put(digest, path, error_rows(todo, path, exc))
             yield FileOutcome(path, "failed", exc, digest)
             continue
-        records = json.loads(row["records"])
-        store.put(digest, path, [(t.name, t.model_version, True, records[t.name]) for t in todo])
+        results = pickle.loads(row["results"])
+        rows = []
+        for task in todo:
+            if task.commit_every:
+                pending[task.name].append((digest, path, results[task.name], float(row["duration_s"])))
+                if len(pending[task.name]) >= task.commit_every:
+                    commit(task)
+            else:
+                rows.append((task.name, task.model_version, True, results[task.name]))
+        if rows:
+            store.put(digest, path, rows)
         yield FileOutcome(path, "done", None, digest)
+    for task in tasks:
+        if task.commit_every:
+            commit(task)

@@ -20,7 +20,10 @@ from make_bad_files import make as make_bad_files
 from musicedge.analyze import Analyzer, load_tasks, run_analysis
 from musicedge.audio import display_path
 from musicedge.classify import Classifier
+from musicedge.fingerprint import Fingerprinter
+from musicedge.library import Library
 from musicedge.models import resolve
+from musicedge.segment import Segmenter
 from musicedge.store import ResultStore
 
 from conftest import seeded_signal
@@ -68,6 +71,30 @@ def test_one_pass_gives_the_single_task_answers(library, tmp_path):
     assert records[str(library[0])]["duration_s"] == pytest.approx(6.0)
     rows = (tmp_path / "results.csv").read_text().splitlines()
     assert rows[0].startswith("path,task,model_version,ok") and len(rows) == 1 + 2 * 7
+
+
+def test_segments_and_fingerprints_equal_the_segment_and_index_commands(library, tmp_path):
+    summary = run_analysis(library[:4], tmp_path / "out", ["segment", "fingerprint"])
+    assert (summary.done, summary.failed) == (4, 0)
+    records = jsonl(tmp_path / "out" / "results.jsonl")
+    segmenter = Segmenter.load("structure")
+    for path in library[:4]:
+        alone = segmenter.analyze(path).to_dict()
+        assert records[str(path)]["segment"]["segments"] == alone["segments"]
+        assert records[str(path)]["fingerprint"]["fingerprints"] > 0
+    fingerprinter = Fingerprinter.load("fingerprint")
+    analysed = Library.open(tmp_path / "out" / "fingerprints", fingerprinter)
+    indexed = Library.create(tmp_path / "indexed", fingerprinter)
+    indexed.add_files(library[:4])
+    by_path = {t.path: t for t in analysed.tracks}
+    for track in indexed.tracks:
+        mine = by_path[track.path]
+        assert mine.content_hash == track.content_hash  # the same content is not added twice
+        np.testing.assert_allclose(  # batches across files may differ in the last bit
+            analysed.vectors(analysed.position(mine.id), 0, mine.n_fingerprints),
+            indexed.vectors(indexed.position(track.id), 0, track.n_fingerprints),
+            atol=1e-6,
+        )
 
 
 def test_rerun_skips_force_redoes_and_a_new_model_version_redoes_only_its_task(library, tmp_path):
@@ -168,12 +195,21 @@ def test_kill_9_loses_only_files_in_flight_and_never_the_store(tmp_path):
             assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             kept = db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
         assert kept >= stored_before_kill or count < stored_before_kill
+    query = "SELECT content_hash, task, created FROM results"
+    with sqlite3.connect(out / "results.sqlite") as db:
+        before = set(db.execute(query).fetchall())
+    assert len(before) >= 9
     rerun = analyze_cli(str(tmp_path / "lib"), "--out", str(out), "-j", "2")
     assert rerun.returncode == 0, rerun.stderr
-    assert "already stored" in rerun.stderr
     assert len(jsonl(out / "results.jsonl")) == len(files)
-    skipped = int(rerun.stderr.split(" analysed, ")[1].split(" already stored")[0])
-    assert skipped >= 9
+    with sqlite3.connect(out / "results.sqlite") as db:
+        after = set(db.execute(query).fetchall())
+        tasks = db.execute("SELECT task, COUNT(*) FROM results GROUP BY task").fetchall()
+    assert before <= after  # what was stored before the kills was kept, not redone
+    assert dict(tasks) == {"classify": 40, "segment": 40, "fingerprint": 40}
+    # Fingerprints reach the store only once committed to the library: the two agree.
+    library = Library.open(out / "fingerprints", Fingerprinter.load("fingerprint"))
+    assert len(library.tracks) == 40
 
 
 def test_bad_arguments_are_usage_errors(tmp_path):

@@ -21,8 +21,9 @@ def local_ray():
 def test_ray_gives_the_local_engine_records_and_the_same_store(tmp_path, local_ray):
     files = write_library(tmp_path / "lib", 5, seconds=5.0)
     (tmp_path / "lib" / "broken.wav").write_bytes(b"RIFF....WAVEfmt not really")
-    local = run_analysis([tmp_path / "lib"], tmp_path / "local", ["classify", "tag"])
-    on_ray = run_analysis([tmp_path / "lib"], tmp_path / "ray", ["classify", "tag"], engine="ray")
+    tasks = ["classify", "tag", "segment", "fingerprint"]
+    local = run_analysis([tmp_path / "lib"], tmp_path / "local", tasks)
+    on_ray = run_analysis([tmp_path / "lib"], tmp_path / "ray", tasks, engine="ray")
     assert (on_ray.done, on_ray.failed) == (local.done, local.failed) == (5, 1)
     rows = {}
     for name in ("local", "ray"):
@@ -31,5 +32,5 @@ def test_ray_gives_the_local_engine_records_and_the_same_store(tmp_path, local_r
     assert rows["ray"] == rows["local"]
     assert len(rows["ray"]) == len(files) + 1
     # A store written on Ray resumes locally (the broken file is tried again, and fails again).
-    again = run_analysis([tmp_path / "lib"], tmp_path / "ray", ["classify", "tag"])
+    again = run_analysis([tmp_path / "lib"], tmp_path / "ray", tasks)
     assert (again.done, again.skipped, again.failed) == (0, 5, 1)

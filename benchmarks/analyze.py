@@ -1,0 +1,153 @@
+"""Analyze suite: ``musicedge analyze`` over whole libraries, as fresh processes on this machine's cores.
+
+- throughput of classify + segment + fingerprint in one pass, in times real time, on generated
+  3-minute songs and on Debian's wesnoth music (when installed), against the three single-task
+  commands run one after another on the same files (the baseline);
+- peak resident memory (the process's high-water mark, from wait4) for a 2,000-file library and for
+  one two-hour file.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import soundfile as sf
+
+from .harness import Record
+from .pipeline import LIBRARY, library
+
+SUITE = "analyze"
+TASKS = ("classify", "segment", "fingerprint")
+WESNOTH = Path("/usr/share/games/wesnoth/1.16/data/core/music")
+
+
+def _single_task_commands(files: list[str], work: Path) -> list[list[str]]:
+    """What a user runs without analyze: one command per task, each decoding every file again."""
+    me = [sys.executable, "-m", "musicedge"]
+    return [
+        me + ["classify", *files, "-m", "genre", "-f", "jsonl", "-o", str(work / "classify.jsonl")],
+        me + ["segment", *files, "-f", "jsonl", "-o", str(work / "segment.jsonl")],
+        me + ["index", *files, "--db", str(work / "library")],
+    ]
+
+
+def _run(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one fresh process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in (0, 1):
+        raise RuntimeError(f"{' '.join(command[:4])} ... failed: {process.stderr.read().decode()[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def _throughput(name: str, files: list[str]) -> Record:
+    seconds = sum(sf.info(f).duration for f in files)
+    with tempfile.TemporaryDirectory(prefix="musicedge-bench-") as tmp:
+        work = Path(tmp)
+        one_pass, rss = _run(
+            [
+                sys.executable,
+                "-m",
+                "musicedge",
+                "analyze",
+                *files,
+                "--out",
+                str(work / "out"),
+                "--tasks",
+                ",".join(TASKS),
+            ]
+        )
+        separate = sum(_run(command)[0] for command in _single_task_commands(files, work))
+    return Record(
+        SUITE,
+        f"analyze {'+'.join(TASKS)}: {name}",
+        seconds / one_pass,
+        "x real time",
+        baseline="the three single-task commands",
+        baseline_value=seconds / separate,
+        ratio=separate / one_pass,
+        target=">= 300x real time; >= 2x the single-task commands",
+        note=f"{len(files)} files, {seconds / 60:.1f} min of audio: one pass {one_pass:.1f} s "
+        f"(peak RSS {rss:.0f} MiB), single-task commands {separate:.1f} s",
+        extra={"audio_s": seconds, "one_pass_s": one_pass, "separate_s": separate},
+    )
+
+
+def _many_files(n: int, seconds: float) -> list[str]:
+    """``n`` short distinct files (cached): the memory case is about the count, not the length."""
+    import numpy as np
+
+    folder = LIBRARY / f"many-{n}x{seconds:g}s"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    t = np.arange(int(22050 * seconds)) / 22050
+    paths = []
+    for i in range(n):
+        path = folder / f"{i:05d}.wav"
+        if not path.exists():
+            y = 0.2 * np.sin(2 * np.pi * (110 + i) * t) + 0.02 * rng.standard_normal(len(t))
+            sf.write(path, y.astype("float32"), 22050, subtype="PCM_16")
+        paths.append(str(path))
+    return paths
+
+
+def _long_file(hours: float) -> str:
+    path = LIBRARY / f"long-{hours:g}h.wav"
+    if not path.exists():
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from make_bad_files import _write_long
+
+        LIBRARY.mkdir(parents=True, exist_ok=True)
+        _write_long(path, hours * 3600)
+    return str(path)
+
+
+def _memory(name: str, files: list[str]) -> Record:
+    with tempfile.TemporaryDirectory(prefix="musicedge-bench-") as tmp:
+        wall, rss = _run(
+            [
+                sys.executable,
+                "-m",
+                "musicedge",
+                "analyze",
+                *files,
+                "--out",
+                str(Path(tmp) / "out"),
+                "--tasks",
+                ",".join(TASKS),
+            ]
+        )
+    return Record(
+        SUITE,
+        f"analyze peak memory: {name}",
+        rss,
+        "MiB",
+        target="< 1024 MiB",
+        note=f"peak RSS of the whole process (models, ONNX Runtime, Python) in {wall:.0f} s",
+        extra={"wall_s": wall},
+    )
+
+
+def run(quick: bool = False) -> list[Record]:
+    songs = [str(p) for p in library(6 if quick else 30, seconds=180.0)]
+    records = [_throughput("generated 3-minute songs", songs)]
+    wesnoth = sorted(str(p) for p in WESNOTH.glob("*.ogg"))
+    if wesnoth:
+        records.append(_throughput("Debian's wesnoth music", wesnoth[:8] if quick else wesnoth))
+    records.append(
+        _memory("2,000 files" if not quick else "200 files", _many_files(200 if quick else 2000, 5.0))
+    )
+    records.append(
+        _memory(
+            "one two-hour file" if not quick else "one 20-minute file", [_long_file(1 / 3 if quick else 2)]
+        )
+    )
+    return records
