@@ -25,6 +25,8 @@ demo: $(STAMP)
 	$(BIN)/python -m musicedge info
 	$(BIN)/python -m training corpus --layout gtzan --out $(OUT)/demo-library --tracks 10 --seconds 30 \
 		--seed 42 --sample-rate 44100 -q
+	$(BIN)/python -m musicedge analyze $(OUT)/demo-library/genres --out $(OUT)/demo-analysis \
+		--tasks classify,tag,segment,fingerprint
 	$(BIN)/python -m musicedge classify $(OUT)/demo-library/genres -m genre --top-k 3
 	$(BIN)/python -m musicedge classify $(OUT)/demo-library/genres -m mood -f csv -o $(OUT)/demo-moods.csv
 	$(BIN)/python -m musicedge latent interpolate $(OUT)/demo-library/genres/classical/classical.00000.wav \
@@ -41,10 +43,10 @@ test: $(STAMP) cpptest
 	$(BIN)/python -m pytest -q
 
 CPPBUILD := build/cpp
-cpptest:
-	cmake -S . -B $(CPPBUILD) -DMUSICEDGE_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
-	cmake --build $(CPPBUILD) -j 2
-	ctest --test-dir $(CPPBUILD) --output-on-failure
+cpptest: $(STAMP)
+	$(BIN)/cmake -S . -B $(CPPBUILD) -DMUSICEDGE_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
+	$(BIN)/cmake --build $(CPPBUILD) -j 2
+	$(BIN)/ctest --test-dir $(CPPBUILD) --output-on-failure
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
