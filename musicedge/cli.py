@@ -22,6 +22,21 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
+def _audio_files(paths) -> list[Path]:
+    """The audio files PATHS name (folders walked); none at all is an error (exit status 1)."""
+    from .audio import find_audio
+
+    files = find_audio(list(paths))
+    if not files:
+        _fail("no audio files found in " + ", ".join(str(p) for p in paths))
+    return files
+
+
+_device_option = click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="musicedge")
 def cli() -> None:
@@ -110,7 +125,7 @@ def mel(audio: Path, output: Path, preset: str) -> None:
     default=None,
     help="Decoding threads (default: the cores, at most 4).",
 )
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@_device_option
 def classify(
     paths: tuple[Path, ...],
     model: str,
@@ -121,12 +136,9 @@ def classify(
     device: str,
 ) -> None:
     """Classify or tag audio files; folders are walked recursively for audio."""
-    from .audio import find_audio
     from .classify import Classifier, default_workers
 
-    files = find_audio(list(paths))
-    if not files:
-        _fail("no audio files found in " + ", ".join(str(p) for p in paths))
+    files = _audio_files(paths)
     try:
         classifier = Classifier.load(model, device=device)
     except MusicEdgeError as exc:
@@ -209,7 +221,7 @@ def _write_results(results, writer: RecordWriter, total: int, to_record) -> int:
     "references beside the audio are used too.",
 )
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Tracks processed at once.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@_device_option
 def segment(
     paths: tuple[Path, ...],
     model: str,
@@ -221,12 +233,9 @@ def segment(
     device: str,
 ) -> None:
     """Find the sections of songs (intro, verse, chorus, ...); folders are walked recursively for audio."""
-    from .audio import find_audio
     from .segment import Segmenter, TrackFiles
 
-    files = find_audio(list(paths))
-    if not files:
-        _fail("no audio files found in " + ", ".join(str(p) for p in paths))
+    files = _audio_files(paths)
     try:
         track_files = TrackFiles.choose(fmt, output, files)
     except ValueError as exc:
@@ -295,7 +304,7 @@ def segment(
 @click.option("--force", is_flag=True, help="Redo files whose results are already stored.")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--address", default=None, help="Ray cluster address (--engine ray; default: a local Ray).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@_device_option
 def analyze(paths, out, tasks, models, jobs, force, engine, address, device) -> None:
     """Run several tasks over a whole library in one pass; re-running skips what is stored."""
     from .analyze import TASKS, run_analysis
@@ -386,11 +395,7 @@ def index(
     """Fingerprint audio files into a library; folders are walked recursively for audio."""
     from tqdm import tqdm
 
-    from .audio import find_audio
-
-    files = find_audio(list(paths))
-    if not files:
-        _fail("no audio files found in " + ", ".join(str(p) for p in paths))
+    files = _audio_files(paths)
     counts = {"added": 0, "present": 0, "failed": 0}
     try:
         library = _open_library(db, model, create=True, index_type=index_type, lock_timeout=wait)
@@ -441,11 +446,7 @@ def query(
     threshold: float | None,
 ) -> None:
     """Find the library tracks that clips come from, with the offset of each clip in its track."""
-    from .audio import find_audio
-
-    files = find_audio(list(clips))
-    if not files:
-        _fail("no audio files found in " + ", ".join(str(p) for p in clips))
+    files = _audio_files(clips)
     try:
         library = _open_library(db, model, create=False)
     except MusicEdgeError as exc:
