@@ -565,8 +565,8 @@ class Analyzer:
     def _plan(self, item: _File) -> None:
         """Hash the file and start a job for every task not yet stored for its content."""
         with self._store_lock:
-            item.digest, todo = plan_file(self.store, self.tasks, item.path, self.force)
-        item.jobs = {t.name: t.start() for t in todo}
+            item.digest, needed = plan_file(self.store, self.tasks, item.path, self.force)
+        item.jobs = {t.name: t.start() for t in needed}
 
     def _work(self, item: _File, out: queue.Queue) -> None:
         try:

@@ -132,11 +132,11 @@ def run_on_ray(
     rows, digests = [], {}
     for i, path in enumerate(files):
         try:
-            digest, todo = plan_file(store, tasks, path, force)
+            digest, needed = plan_file(store, tasks, path, force)
         except AudioError as exc:
             yield FileOutcome(display_path(path), "failed", exc)
             continue
-        if not todo:
+        if not needed:
             yield FileOutcome(display_path(path), "skipped", None, digest)
             continue
         digests[i] = digest
@@ -144,8 +144,8 @@ def run_on_ray(
             {
                 "index": i,
                 "path": os.fsencode(path),
-                "tasks": json.dumps([t.name for t in todo]),
-                "configs": json.dumps(sorted({_config_key(t) for t in todo})),
+                "tasks": json.dumps([t.name for t in needed]),
+                "configs": json.dumps(sorted({_config_key(t) for t in needed})),
                 "frames": b"",
                 "duration_s": 0.0,
                 "error": "",
@@ -173,17 +173,17 @@ def run_on_ray(
 
     for row in ds.iter_rows():
         path = display_path(os.fsdecode(row["path"]))
-        todo = [by_name[n] for n in json.loads(row["tasks"])]
+        needed = [by_name[n] for n in json.loads(row["tasks"])]
         digest = digests[int(row["index"])]
         if row["error"]:
             error = json.loads(row["error"])
             exc = getattr(errors, error["type"], MusicEdgeError)(error["message"])
-            store.put(digest, path, error_rows(todo, path, exc))
+            store.put(digest, path, error_rows(needed, path, exc))
             yield FileOutcome(path, "failed", exc, digest)
             continue
         results = pickle.loads(row["results"])
         rows = []
-        for task in todo:
+        for task in needed:
             if task.commit_every:
                 pending[task.name].append((digest, path, results[task.name], float(row["duration_s"])))
                 if len(pending[task.name]) >= task.commit_every:
