@@ -121,7 +121,10 @@ def _query_line(record: dict) -> str:
     if "error" in record:
         return f"{record['path']}  ERROR {record['error']['type']}: {record['error']['message']}"
     found = (
-        "; ".join(f"{m['track']} @ {m['offset_s']:.2f} s ({m['score']:.2f})" for m in record["matches"])
+        "; ".join(  # + 0.0: no "-0.00" for an offset a hair below zero
+            f"{m['track']} @ {round(m['offset_s'], 2) + 0.0:.2f} s ({m['score']:.2f})"
+            for m in record["matches"]
+        )
         or "(no match)"
     )
     return f"{record['path']}  [{record['latency_ms']:.1f} ms]  {found}"
