@@ -1,7 +1,7 @@
 """Live identification, "what is playing": ``Library.create_stream``.
 
 Each fingerprint window of the stream is embedded once, as soon as it is whole (every
-``query_hop_frames``, as a query clip is); every ``update_seconds`` the fingerprints of the last
+``query_hop_frames``, as a query clip is); every ``update_seconds`` (0.25 s) the fingerprints of the last
 ``context_seconds`` are matched against the library. A match's ``offset_s`` is where the stream's
 start lies in the track (so ``offset_s + time_s`` is the position now), the same convention as a
 query of the whole stream, which ``input_finished()`` returns.
@@ -34,7 +34,7 @@ class IdentifyStream(AudioStream):
         library,
         sample_rate: int | None = None,
         *,
-        update_seconds: float = 0.5,
+        update_seconds: float = 0.25,
         context_seconds: float = 10.0,
         top_k: int = 3,
         threshold: float | None = None,
