@@ -34,9 +34,9 @@ from .audio import display_path, stream
 from .batching import CrossFileBatcher
 from .config import FrontendConfig
 from .errors import AudioError, MusicEdgeError, ParameterError
-from .frontend import FrameBatcher, MelFrontend
+from .frontend import MelFrontend
 from .store import STORE_NAME, ResultStore, StoredResult
-from .windows import silence_floor
+from .windows import window_batcher
 
 # -- tasks -----------------------------------------------------------------------------------------
 
@@ -121,14 +121,7 @@ class _WindowJob(FileJob):
 
     def __init__(self, spec) -> None:
         super().__init__()
-        self.batcher = FrameBatcher(
-            spec.frontend.n_mels,
-            spec.window_frames,
-            spec.hop_frames,
-            batch_size=256,
-            tail="pad",
-            pad_value=silence_floor(spec),
-        )
+        self.batcher = window_batcher(spec, batch_size=256)
 
     def _windows(self) -> np.ndarray | None:
         parts = []

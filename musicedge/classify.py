@@ -22,12 +22,12 @@ import numpy as np
 from .audio import display_path, load_input
 from .batching import CrossFileBatcher
 from .errors import ModelError, MusicEdgeError, ParameterError
-from .frontend import FrameBatcher, MelFrontend
+from .frontend import MelFrontend
 from .metadata import encode_tokens, metadata_tokens
 from .model import OnnxModel
 from .models import resolve
 from .stream import AudioStream
-from .windows import mel_windows, silence_floor, wave_windows
+from .windows import mel_windows, silence_floor, wave_windows, window_batcher
 
 
 @dataclass(frozen=True)
@@ -314,14 +314,7 @@ class ClassifierStream(AudioStream):
         self._seconds_per_frame = hop_seconds
         self._floor = silence_floor(spec)
         self._meta = classifier._meta(metadata) if "meta" in classifier.model.input_names else None
-        self._batcher = FrameBatcher(
-            spec.frontend.n_mels,
-            spec.window_frames,
-            spec.hop_frames,
-            batch_size=64,
-            tail="pad",
-            pad_value=self._floor,
-        )
+        self._batcher = window_batcher(spec, batch_size=64)
         self._recent = np.zeros((spec.frontend.n_mels, 0), np.float32)  # the last frames, up to a window
         self._frames_seen = 0
         self._next_update = self.update_frames

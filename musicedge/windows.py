@@ -18,16 +18,22 @@ def silence_floor(spec: ModelSpec) -> float:
     return 10.0 * float(np.log10(spec.frontend.amin)) if spec.frontend.log == "db" else 0.0
 
 
-def mel_windows(frames: np.ndarray, spec: ModelSpec) -> np.ndarray:
-    """``(n_windows, 1, n_mels, window_frames)`` float32 from ``(n_mels, n_frames)`` frames."""
-    batcher = FrameBatcher(
+def window_batcher(spec: ModelSpec, batch_size: int) -> FrameBatcher:
+    """A :class:`FrameBatcher` cutting the model's windows (tail padded with the silence floor), offline
+    or streaming: every task that feeds a mel model windows goes through it."""
+    return FrameBatcher(
         spec.frontend.n_mels,
         spec.window_frames,
         spec.hop_frames,
-        batch_size=max(1, frames.shape[1]),
+        batch_size=batch_size,
         tail="pad",
         pad_value=silence_floor(spec),
     )
+
+
+def mel_windows(frames: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """``(n_windows, 1, n_mels, window_frames)`` float32 from ``(n_mels, n_frames)`` frames."""
+    batcher = window_batcher(spec, max(1, frames.shape[1]))
     return np.concatenate([batch for batch, _ in batcher.batches(frames)])
 
 
