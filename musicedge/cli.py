@@ -32,6 +32,14 @@ def _audio_files(paths) -> list[Path]:
     return files
 
 
+def _load_model(load, name: str, **options):
+    """``load(name, **options)``; a model that cannot be loaded is a usage error on ``--model`` (exit 2)."""
+    try:
+        return load(name, **options)
+    except MusicEdgeError as exc:
+        raise click.BadParameter(str(exc), param_hint="--model") from None
+
+
 _device_option = click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
 )
@@ -139,10 +147,7 @@ def classify(
     from .classify import Classifier, default_workers
 
     files = _audio_files(paths)
-    try:
-        classifier = Classifier.load(model, device=device)
-    except MusicEdgeError as exc:
-        raise click.BadParameter(str(exc), param_hint="--model") from None
+    classifier = _load_model(Classifier.load, model, device=device)
     with _open_output(output) as stream:
         writer = RecordWriter(stream, fmt, "classify")
         failures = _write_results(
@@ -240,10 +245,7 @@ def segment(
         track_files = TrackFiles.choose(fmt, output, files)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    try:
-        segmenter = Segmenter.load(model, device=device)
-    except MusicEdgeError as exc:
-        raise click.BadParameter(str(exc), param_hint="--model") from None
+    segmenter = _load_model(Segmenter.load, model, device=device)
     results = segmenter.segment_files(files, workers=jobs or 2)
     if plot_dir is not None:
         from .plot_segments import check_matplotlib, plot_results
@@ -355,10 +357,7 @@ def _open_library(
     if not exists and not create:
         _fail(f"{db}: no such library (create one with: musicedge index PATH... --db {db})")
     name = model or (library_model_name(db) if exists else None) or "fingerprint"
-    try:
-        fingerprinter = Fingerprinter.load(name)
-    except MusicEdgeError as exc:
-        raise click.BadParameter(str(exc), param_hint="--model") from None
+    fingerprinter = _load_model(Fingerprinter.load, name)
     if exists:
         return Library.open(db, fingerprinter, lock_timeout=lock_timeout)
     return Library.create(db, fingerprinter, index=index_type, lock_timeout=lock_timeout)
@@ -480,10 +479,7 @@ def eval_retrieval(
     from .fingerprint import Fingerprinter
     from .library import evaluate_retrieval
 
-    try:
-        fingerprinter = Fingerprinter.load(model)
-    except MusicEdgeError as exc:
-        raise click.BadParameter(str(exc), param_hint="--model") from None
+    fingerprinter = _load_model(Fingerprinter.load, model)
     with tempfile.TemporaryDirectory(prefix="musicedge-eval-") as tmp:
         try:
             result = evaluate_retrieval(
