@@ -225,7 +225,7 @@ def accuracy(
         "latency_10s_median_ms": float(np.median([w for w, _ in latencies])) if latencies else None,
         "latency_10s_median_cpu_ms": float(np.median([c for _, c in latencies])) if latencies else None,
         "false_matches": fmr,
-        "rule": {"base": fp.base, "spread": fp.spread},
+        "rule": json.loads(fp.rule.to_json()),
         "ivfpq": {
             "bytes_per_fingerprint_flat": library.bytes_per_fingerprint(),
             "bytes_per_fingerprint_ivfpq": ivf.bytes_per_fingerprint(),
@@ -299,8 +299,11 @@ def _markdown(r: dict) -> str:
     lines = [
         "# Retrieval accuracy",
         "",
-        f"Model `{r['model']}` version `{r['model_version']}`; a match needs score >= "
-        f"{r['rule']['base']} + {r['rule']['spread']} / sqrt(m), m the library windows compared.",
+        f"Model `{r['model']}` version `{r['model_version']}`; a match needs score + "
+        f"{r['rule']['margin_weight']:g} x (score - runner-up's score) >= the threshold at m, the library "
+        "windows compared, (m, threshold) = "
+        + ", ".join(f"({m:g}, {t:.3f})" for m, t in r["rule"]["points"])
+        + ", linear in 1/sqrt(m) between them.",
         f"Library: {lib['tracks']} tracks ({lib['hours']:.2f} h, {lib['fingerprints']} fingerprints): "
         f"{lib['real_tracks']} real music tracks (`../shared/data/real/` music and the wesnoth music) and "
         f"{lib['distractors']} generated distractors; {len(lib['failed'])} file(s) failed to index"

@@ -14,15 +14,17 @@ Matching (:func:`match_embeddings`):
    with the query windows aligned to it and its two neighbours; the best of those similarities is
    the window's peak, and a parabola through the three refines the offset below one query hop;
 4. a candidate's score is the mean peak similarity over its ``m`` library windows, its offset the
-   median refined offset. A match needs ``score >= base + spread / sqrt(m)``: the mean of a few
-   windows is noisier than the mean of many, so a short query must score higher. ``base`` and
-   ``spread`` are calibrated on audio that is not in the library when the model is trained
-   (``extra.match_base``, ``extra.match_spread``), so such audio returns no match; a fixed
-   ``threshold`` replaces the rule when given.
+   median refined offset. A match needs ``score + margin_weight * (score - runner-up's score)`` to
+   reach a threshold that falls as ``m`` grows (:class:`MatchRule`): the mean of a few windows is
+   noisier than the mean of many, so a short query must score higher, and a track that stands out
+   from the next best is likelier the right one. The rule is calibrated when the model is trained,
+   on audio that is in no library (``extra.match_rule``), so such audio returns no match; a fixed
+   ``threshold`` on the score replaces it when given.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,7 +38,15 @@ from .model import OnnxModel
 from .models import resolve
 from .windows import silence_floor
 
-__all__ = ["Fingerprinter", "Fingerprints", "Match", "MatchConfig", "Reranker", "match_embeddings"]
+__all__ = [
+    "Fingerprinter",
+    "Fingerprints",
+    "Match",
+    "MatchConfig",
+    "MatchRule",
+    "Reranker",
+    "match_embeddings",
+]
 
 #: A window whose loudest mel bin is this far under 0 dB is silence: never a query, never a vote.
 SILENT_DB = -75.0
@@ -56,6 +66,51 @@ class Match:
 
 
 @dataclass(frozen=True)
+class MatchRule:
+    """When a verified candidate is a match: ``score + margin_weight * (score - runner_up)`` must reach
+    :meth:`threshold` of ``m``, the library windows its score averages (``runner_up``: the best score of
+    the query's other candidates, 0 when there is none).
+
+    ``points`` are ``(m, threshold)`` pairs; between them the threshold is linear in ``1 / sqrt(m)``
+    (the spread of a mean of ``m`` windows), beyond them it goes on along the nearest segment. The
+    default accepts any positive score."""
+
+    margin_weight: float = 0.0
+    points: tuple[tuple[float, float], ...] = ((1.0, 0.0),)
+
+    def __post_init__(self) -> None:
+        if not self.points or any(m < 1 for m, _ in self.points):
+            raise ParameterError(f"match rule points need m >= 1, got {self.points}")
+
+    def threshold(self, m: float) -> float:
+        points = sorted((1.0 / np.sqrt(pm), t) for pm, t in self.points)  # by x = 1 / sqrt(m)
+        if len(points) == 1:
+            return float(points[0][1])
+        x = 1.0 / np.sqrt(max(1.0, m))
+        i = int(np.clip(np.searchsorted([px for px, _ in points], x) - 1, 0, len(points) - 2))
+        (x0, y0), (x1, y1) = points[i], points[i + 1]
+        return float(y0 + (x - x0) * (y1 - y0) / (x1 - x0))
+
+    def accepts(self, score: float, runner_up: float, m: int) -> bool:
+        return score + self.margin_weight * (score - runner_up) >= self.threshold(m)
+
+    def to_json(self) -> str:
+        return json.dumps({"margin_weight": self.margin_weight, "points": [list(p) for p in self.points]})
+
+    @classmethod
+    def from_spec(cls, spec, where: str = "") -> MatchRule:
+        """The rule in a fingerprint model's metadata (``extra.match_rule``); the default without one."""
+        text = spec.extra.get("match_rule")
+        if text is None:
+            return cls()
+        try:
+            value = json.loads(text)
+            return cls(float(value["margin_weight"]), tuple((float(m), float(t)) for m, t in value["points"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"{where}: musicedge.extra.match_rule is not a match rule ({exc})") from None
+
+
+@dataclass(frozen=True)
 class MatchConfig:
     """Matching settings in frames (``window_frames``, ``hop_frames`` of the library grid,
     ``query_hop_frames`` for queries), neighbours per query window, candidates verified, and the
@@ -67,15 +122,15 @@ class MatchConfig:
     neighbours: int = 8
     candidates: int = 12
     frame_rate: float = 64.0
-    base: float = 0.0
-    spread: float = 0.0
+    rule: MatchRule = MatchRule()
     threshold: float | None = None
 
-    def accepts(self, score: float, m: int) -> bool:
-        """Whether a candidate scoring ``score`` over ``m`` library windows is a match."""
+    def accepts(self, score: float, runner_up: float, m: int) -> bool:
+        """Whether a candidate scoring ``score`` over ``m`` library windows is a match, when the
+        query's best other candidate scores ``runner_up``."""
         if self.threshold is not None:
             return score >= self.threshold
-        return score >= self.base + self.spread / np.sqrt(max(1, m))
+        return self.rule.accepts(score, runner_up, m)
 
     def __post_init__(self) -> None:
         if self.query_hop_frames < 1 or self.hop_frames % self.query_hop_frames:
@@ -208,20 +263,27 @@ def match_embeddings(
             (-1 for none) and library window number in that track.
         n_windows: a track key -> its number of library windows.
         lookup: ``(track, first, count)`` -> ``(count, dim)`` library embeddings of that track.
-        config: the grid and the acceptance rule (:meth:`MatchConfig.accepts`).
+        config: the grid and the acceptance rule (:meth:`MatchConfig.accepts`; the runner-up of a
+            candidate is the best score among the query's other verified candidates).
 
     Returns:
         ``[(track, offset_s, score, m), ...]`` best first, at most ``top_k``, all accepted by the
         config (``m``: the library windows the score averages).
     """
     sims = np.where(usable[:, None], sims, 0.0)
-    results = []
+    verified = []
     for track, offset_q, _ in _vote(tracks, windows, sims, config):
-        verified = _verify(query, usable, track, offset_q, n_windows(track), lookup, config)
-        if verified is not None and config.accepts(verified[0], verified[2]):
-            score, offset_frames, m = verified
-            results.append((track, offset_frames / config.frame_rate, score, m))
-    results.sort(key=lambda r: -r[2])
+        found = _verify(query, usable, track, offset_q, n_windows(track), lookup, config)
+        if found is not None:
+            score, offset_frames, m = found
+            verified.append((track, offset_frames / config.frame_rate, score, m))
+    verified.sort(key=lambda r: -r[2])
+    scores = [r[2] for r in verified]
+    results = [
+        r
+        for i, r in enumerate(verified)
+        if config.accepts(r[2], max(scores[:i] + scores[i + 1 :], default=0.0), r[3])
+    ]
     return results[:top_k]
 
 
@@ -248,8 +310,7 @@ class Fingerprinter:
         self.window_frames = spec.window_frames
         self.hop_frames = spec.hop_frames
         self.query_hop_frames = spec.extra_int("query_hop_frames", spec.hop_frames)
-        self.base = spec.extra_float("match_base", 0.0)
-        self.spread = spec.extra_float("match_spread", 0.0)
+        self.rule = MatchRule.from_spec(spec, str(model.path))
         self.frontend_config = spec.frontend
         self._floor = silence_floor(spec)
         self.match_config = MatchConfig(
@@ -257,8 +318,7 @@ class Fingerprinter:
             hop_frames=spec.hop_frames,
             query_hop_frames=self.query_hop_frames,
             frame_rate=spec.frontend.frame_rate,
-            base=self.base,
-            spread=self.spread,
+            rule=self.rule,
         )
 
     @classmethod

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from musicedge.errors import AudioError, ModelError, ParameterError
-from musicedge.fingerprint import Fingerprinter, Match, MatchConfig, match_embeddings
+from musicedge.fingerprint import Fingerprinter, Match, MatchConfig, MatchRule, match_embeddings
 
 
 def tiny_fingerprint_model(base: Path) -> tuple[Path, list[Path]]:
@@ -146,6 +146,68 @@ def test_threshold_drops_weak_matches(rng):
         )
         == []
     )
+
+
+def test_match_rule_falls_with_m_and_rewards_a_clear_margin():
+    rule = MatchRule(1.0, ((2.0, 0.94), (4.0, 0.94), (8.0, 0.83), (18.0, 0.76)))
+    # On its points, then linear in 1 / sqrt(m) between them and along the end segments beyond.
+    assert rule.threshold(8) == pytest.approx(0.83) and rule.threshold(1) == pytest.approx(0.94)
+    x = lambda m: 1 / np.sqrt(m)  # noqa: E731
+    between = 0.83 + (x(12) - x(8)) * (0.76 - 0.83) / (x(18) - x(8))
+    assert rule.threshold(12) == pytest.approx(between)
+    assert rule.threshold(50) < rule.threshold(18) < rule.threshold(12) < rule.threshold(8)
+    # score 0.7 over 18 windows: not enough alone (runner-up close), enough when it stands out.
+    assert not rule.accepts(0.70, 0.69, 18) and rule.accepts(0.70, 0.55, 18)
+    assert MatchRule().accepts(0.01, 0.5, 3) and not MatchRule().accepts(-0.01, -0.5, 3)
+    with pytest.raises(ParameterError, match="m >= 1"):
+        MatchRule(0.0, ((0.5, 0.9),))
+
+
+def test_the_runner_up_decides_with_the_margin(rng):
+    """The same best candidate is a match when the query's other candidates score far below it, and
+    not when one scores close: the margin term of the rule sees the runner-up."""
+    lib, search = _toy_library(rng)
+    q = lib[3][10:30].copy()
+    sims, tracks, windows = search(q, 4)
+
+    def run(rule):
+        config = MatchConfig(window_frames=64, hop_frames=32, query_hop_frames=32, rule=rule)
+        return match_embeddings(
+            q,
+            np.ones(len(q), bool),
+            sims,
+            tracks,
+            windows,
+            lambda t: 40,
+            lambda t, f, n: lib[t][f : f + n],
+            config,
+        )
+
+    best = run(MatchRule())
+    assert best[0][0] == 3 and best[0][2] == pytest.approx(1.0, abs=1e-5)
+    runner_up = max((r[2] for r in best[1:]), default=0.0)
+    strict = MatchRule(1.0, ((1.0, 2.0 - runner_up - 0.01),))
+    assert [r[0] for r in run(strict)] == [3]
+    assert run(MatchRule(0.0, ((1.0, 1.01),))) == []
+
+
+def test_a_model_with_a_broken_rule_is_a_model_error(tmp_path):
+    import onnx
+
+    from musicedge.models import resolve
+
+    model = onnx.load(resolve("fingerprint"))
+    onnx.helper.set_model_props(
+        model,
+        {
+            **{p.key: p.value for p in model.metadata_props if not p.key.startswith("musicedge.extra.match")},
+            "musicedge.extra.match_rule": '{"points": [[1, 0.9]]}',  # no margin_weight
+        },
+    )
+    broken = tmp_path / "broken.onnx"
+    onnx.save(model, broken)
+    with pytest.raises(ModelError, match="match_rule"):
+        Fingerprinter.load(broken)
 
 
 def test_match_config_and_match_record():

@@ -13,9 +13,9 @@ by the torch twin of the runtime frontend, windows cut on the runtime's frame gr
 
 Validation: top-1 of degraded windows of the validation tracks among their clean windows (every
 other validation window a distractor). After training the matcher's acceptance rule is calibrated
-(:func:`calibrate_threshold`: the runtime's own matcher on torch embeddings, a library of the training
+(:func:`calibrate_rule`: the runtime's own matcher on torch embeddings, a library of the training
 tracks, clips of the held-out and validation tracks as negatives) and stored in the model
-(``musicedge.extra.match_base`` and ``match_spread``).
+(``musicedge.extra.match_rule``, a :class:`musicedge.fingerprint.MatchRule`).
 """
 
 from __future__ import annotations
@@ -231,22 +231,43 @@ def windows_of(frames: torch.Tensor, hop: int) -> torch.Tensor:
     return frames.unfold(1, WINDOW_FRAMES, hop).permute(1, 0, 2).unsqueeze(1).contiguous()
 
 
-def calibrate_threshold(
-    model: FingerprintNet,
-    library: AudioSet,
-    outside: AudioSet,
-    seed: int,
-    clips: int = 3,
-    quantile: float = 0.99,
+#: Query lengths of the calibration clips (seconds): the rule gets one point per length.
+CALIBRATION_SECONDS = (2.0, 3.0, 5.0, 10.0)
+#: Margin weights tried; the one accepting the most positives is kept.
+MARGIN_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
+
+
+def fit_rule(negatives: list[tuple[float, float, int, float]], margin_weight: float, slack: float = 0.01):
+    """The :class:`MatchRule` that accepts no negative: for each query length, the point (median
+    ``m``, the highest ``score + margin_weight * (score - runner_up)`` of that length's negatives +
+    ``slack``), made never to rise as ``m`` grows. ``negatives``: ``(seconds, score, m, runner_up)``."""
+    from musicedge.fingerprint import MatchRule
+
+    points = []
+    for seconds in sorted({n[0] for n in negatives}):
+        rows = np.array([n[1:] for n in negatives if n[0] == seconds], dtype=np.float64)
+        value = rows[:, 0] + margin_weight * (rows[:, 0] - rows[:, 2])
+        points.append((float(np.median(rows[:, 1])), float(value.max()) + slack))
+    points.sort()
+    for i in range(len(points) - 2, -1, -1):  # a shorter query never needs less than a longer one
+        points[i] = (points[i][0], max(points[i][1], points[i + 1][1]))
+    merged: dict[float, float] = {}
+    for m, t in points:
+        merged[m] = max(t, merged.get(m, t))
+    return MatchRule(margin_weight, tuple((m, round(t, 4)) for m, t in sorted(merged.items())))
+
+
+def calibrate_rule(
+    model: FingerprintNet, library: AudioSet, outside: AudioSet, seed: int, clips: int = 3
 ) -> dict:
-    """Fit the acceptance rule ``score >= base + spread / sqrt(m)`` of the runtime matcher.
+    """Fit the runtime matcher's acceptance rule (:class:`musicedge.fingerprint.MatchRule`).
 
     ``library`` is indexed (torch embeddings, the runtime's matcher); clips of 2, 3, 5 and 10 s of
     ``outside`` (audio in no library: clean and at 10 dB SNR, ``clips`` of each per track) give the
-    negatives, noisy clips of ``library`` (2 and 10 s at 10 and 0 dB) the positives. For each
-    ``spread`` on a grid, ``base`` is set 0.01 over the ``quantile`` of the negatives (the few highest
-    are often no false matches at all: other versions of the same theme, as in the wesnoth music);
-    the spread kept is the one that accepts the most positives."""
+    negatives, noisy clips of ``library`` (2 and 10 s at 10 and 0 dB) the positives. For each margin
+    weight the rule is the tightest that accepts none of the negatives at any length
+    (:func:`fit_rule`); the weight kept is the one that accepts the most positives. Returns the rule
+    (``rule``, JSON) with the counts and acceptance rates."""
     from training.degrade import degrade_query
 
     rng = np.random.default_rng(seed)
@@ -258,7 +279,8 @@ def calibrate_threshold(
         window_frames=WINDOW_FRAMES, hop_frames=HOP_FRAMES, query_hop_frames=QUERY_HOP_FRAMES, threshold=-2.0
     )
 
-    def best(y: np.ndarray) -> tuple[int, float, int]:
+    def best(y: np.ndarray) -> tuple[int, float, int, float]:
+        """(track, score, m, runner-up score) of the query's best candidate."""
         frames = track_mel(y)
         windows = windows_of(frames, QUERY_HOP_FRAMES)
         q = embed(model, windows)
@@ -275,44 +297,44 @@ def calibrate_threshold(
             lambda t: len(vectors[t]),
             lambda t, first, n: vectors[t][first : first + n],
             config,
-            top_k=1,
+            top_k=2,
         )
-        return (matches[0][0], matches[0][2], matches[0][3]) if matches else (-1, 0.0, 1)
+        if not matches:
+            return -1, 0.0, 1, 0.0
+        runner_up = matches[1][2] if len(matches) > 1 else 0.0
+        return matches[0][0], matches[0][2], matches[0][3], runner_up
 
     sr = FRONTEND.sample_rate
     negatives, positives = [], []
     for y in outside.audio:
-        for seconds in (2.0, 3.0, 5.0, 10.0):
+        for seconds in CALIBRATION_SECONDS:
             n = int(seconds * sr)
             for snr in (None, 10.0):
                 for _ in range(clips if len(y) > n else 0):
                     s = int(rng.integers(len(y) - n))
-                    _, score, m = best(degrade_query(y[s : s + n], snr, None, rng))
-                    negatives.append((score, m))
+                    _, score, m, runner_up = best(degrade_query(y[s : s + n], snr, None, rng))
+                    negatives.append((seconds, score, m, runner_up))
     for t in rng.permutation(len(library.audio))[:40]:
         y = library.audio[t]
         for seconds, snr in ((2.0, 10.0), (2.0, 0.0), (10.0, 10.0), (10.0, 0.0)):
             n = int(seconds * sr)
             if len(y) > n:
                 s = int(rng.integers(len(y) - n))
-                track, score, m = best(degrade_query(y[s : s + n], snr, None, rng))
-                positives.append((score if track == t else -1.0, m))
-    neg = np.asarray(negatives or [(0.0, 1)], dtype=np.float64)
-    pos = np.asarray(positives or [(1.0, 1)], dtype=np.float64)
-    best_fit = None
-    for spread in np.arange(0.0, 1.21, 0.02):
-        base = float(np.quantile(neg[:, 0] - spread / np.sqrt(neg[:, 1]), quantile)) + 0.01
-        accepted = float(np.mean(pos[:, 0] >= base + spread / np.sqrt(pos[:, 1])))
-        if best_fit is None or accepted > best_fit[2] + 1e-9:
-            best_fit = (base, float(spread), accepted)
-    base, spread, accepted = best_fit
+                track, score, m, runner_up = best(degrade_query(y[s : s + n], snr, None, rng))
+                positives.append((score if track == t else -np.inf, m, runner_up))
+    negatives = negatives or [(CALIBRATION_SECONDS[0], 0.0, 1, 0.0)]
+    acceptance = {}
+    for weight in MARGIN_WEIGHTS:
+        rule = fit_rule(negatives, weight)
+        acceptance[weight] = float(np.mean([rule.accepts(s, r, m) for s, m, r in positives] or [0.0]))
+    weight = max(MARGIN_WEIGHTS, key=lambda w: (acceptance[w], -w))
+    rule = fit_rule(negatives, weight)
     return {
-        "base": round(base, 4),
-        "spread": round(spread, 4),
+        "rule": rule.to_json(),
         "negatives": len(negatives),
         "positives": len(positives),
-        "positive_acceptance": accepted,
-        "negative_rejection": float(np.mean(neg[:, 0] < base + spread / np.sqrt(neg[:, 1]))),
+        "positive_acceptance": acceptance[weight],
+        "positive_acceptance_by_margin_weight": {str(w): round(a, 4) for w, a in acceptance.items()},
     }
 
 
@@ -553,8 +575,8 @@ def train_fingerprint(cfg: FingerprintConfig) -> dict:
     # Calibrated against a library of the training tracks; the held-out and validation tracks are in it
     # nowhere, so their clips are the negatives.
     outside = AudioSet(held.names + valid.names, held.audio + valid.audio)
-    calibration = calibrate_threshold(model, train, outside, cfg.seed)
-    print(f"threshold calibration: {calibration}", file=sys.stderr)
+    calibration = calibrate_rule(model, train, outside, cfg.seed)
+    print(f"match rule calibration: {calibration}", file=sys.stderr)
     version = f"{cfg.model_version}+{weights_hash(model)}"
     spec = ModelSpec(
         task="fingerprint",
@@ -580,8 +602,7 @@ def train_fingerprint(cfg: FingerprintConfig) -> dict:
         },
         extra={
             "query_hop_frames": str(QUERY_HOP_FRAMES),
-            "match_base": str(calibration["base"]),
-            "match_spread": str(calibration["spread"]),
+            "match_rule": calibration["rule"],
         },
     )
     checkpoint = save_checkpoint(
@@ -619,10 +640,10 @@ def recalibrate(checkpoint: str, cfg: FingerprintConfig) -> dict:
     valid = decode_all(valid_files, cache, cfg.max_seconds)
     held = decode_all(held_files, cache, cfg.max_seconds) if held_files else AudioSet([], [])
     outside = AudioSet(held.names + valid.names, held.audio + valid.audio)
-    calibration = calibrate_threshold(model, train, outside, cfg.seed)
-    print(f"threshold calibration: {calibration}", file=sys.stderr)
-    extra = {k: v for k, v in spec.extra.items() if k != "match_threshold"}
-    extra.update(match_base=str(calibration["base"]), match_spread=str(calibration["spread"]))
+    calibration = calibrate_rule(model, train, outside, cfg.seed)
+    print(f"match rule calibration: {calibration}", file=sys.stderr)
+    extra = {k: v for k, v in spec.extra.items() if not k.startswith("match_")}  # earlier rules' keys
+    extra["match_rule"] = calibration["rule"]
     training = dict(spec.training)
     training["metrics"] = {**training.get("metrics", {}), "calibration": calibration}
     spec = spec.replace(extra=extra, training=training)
