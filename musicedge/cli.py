@@ -6,6 +6,7 @@ Exit status: 0 when every input succeeded, 1 when some failed, 2 for a usage err
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
 import sys
 from pathlib import Path
@@ -376,7 +377,7 @@ def _open_library(
     type=click.Choice(["flat", "ivfpq"]),
     default="flat",
     show_default=True,
-    help="FAISS index of a new library: exact inner product, or IVF-PQ (40 bytes per fingerprint).",
+    help="FAISS index of a new library: exact inner product, or IVF-PQ (about 60 bytes per fingerprint).",
 )
 @click.option(
     "-j", "--jobs", type=click.IntRange(min=1), default=2, show_default=True, help="Decoding threads."
@@ -460,6 +461,43 @@ def query(
         )
     if failures:
         click.echo(f"{failures} of {len(files)} files failed", err=True)
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("tracks", nargs=-1, required=True)
+@click.option("--db", required=True, type=click.Path(path_type=Path), help="Library folder.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for another writer.",
+)
+def remove(tracks: tuple[str, ...], db: Path, wait: float) -> None:
+    """Remove tracks from a library: each TRACK is the path it was indexed under (as given then, or
+    the same file by absolute path) or its track id."""
+    try:
+        library = _open_library(db, None, create=False, lock_timeout=wait)
+        chosen, unknown = [], []
+        for name in tracks:
+            found = [
+                t.id
+                for t in library.tracks
+                if t.path == name or os.path.abspath(t.path) == os.path.abspath(name) or str(t.id) == name
+            ]
+            chosen += found
+            if not found:
+                unknown.append(name)
+        removed = library.remove(chosen) if chosen else 0
+    except MusicEdgeError as exc:
+        _fail(str(exc))
+    for name in unknown:
+        click.echo(f"error: {db}: no track {name!r} (neither an indexed path nor a track id)", err=True)
+    click.echo(
+        f"{db}: {removed} removed; {len(library)} tracks, {library.n_fingerprints} fingerprints", err=True
+    )
+    if unknown:
         sys.exit(1)
 
 

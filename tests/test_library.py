@@ -213,6 +213,12 @@ def test_cli_index_and_query(tiny, clip, tmp_path):
     missing = runner.invoke(cli, ["query", str(clip[0]), "--db", str(tmp_path / "nowhere")])
     assert missing.exit_code == 1 and "no such library" in missing.output
     assert not (tmp_path / "nowhere").exists()
+    # remove: by the indexed path and by id; a name that is neither is an error, the rest still go.
+    tracks = Library.open(db, Fingerprinter.load(tiny[0])).tracks
+    gone = runner.invoke(cli, ["remove", str(clip[1]), str(tracks[-1].id), "nothing.wav", "--db", str(db)])
+    assert gone.exit_code == 1 and "2 removed; 4 tracks" in gone.output and "'nothing.wav'" in gone.output
+    assert str(clip[1]) not in {t.path for t in Library.open(db, Fingerprinter.load(tiny[0])).tracks}
+    assert runner.invoke(cli, ["remove", "x.wav", "--db", str(tmp_path / "nowhere")]).exit_code == 1
 
 
 def test_concurrent_index_runs_do_not_corrupt(fp, tiny, tmp_path):
