@@ -364,6 +364,15 @@ def _open_library(
     return Library.create(db, fingerprinter, index=index_type, lock_timeout=lock_timeout)
 
 
+_wait_option = click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for another writer.",
+)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -382,13 +391,7 @@ def _open_library(
 @click.option(
     "-j", "--jobs", type=click.IntRange(min=1), default=2, show_default=True, help="Decoding threads."
 )
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Seconds to wait for another writer.",
-)
+@_wait_option
 def index(
     paths: tuple[Path, ...], db: Path, model: str | None, index_type: str, jobs: int, wait: float
 ) -> None:
@@ -467,13 +470,7 @@ def query(
 @cli.command()
 @click.argument("tracks", nargs=-1, required=True)
 @click.option("--db", required=True, type=click.Path(path_type=Path), help="Library folder.")
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Seconds to wait for another writer.",
-)
+@_wait_option
 def remove(tracks: tuple[str, ...], db: Path, wait: float) -> None:
     """Remove tracks from a library: each TRACK is the path it was indexed under (as given then, or
     the same file by absolute path) or its track id."""

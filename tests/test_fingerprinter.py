@@ -96,6 +96,21 @@ def _toy_library(rng, n_tracks=5, n_windows=40, dim=16):
     return lib, search
 
 
+def _match_toy(lib, search, q: np.ndarray, config: MatchConfig):
+    """match_embeddings of query ``q`` (every window usable) against the toy library's 40-window tracks."""
+    sims, tracks, windows = search(q, 4)
+    return match_embeddings(
+        q,
+        np.ones(len(q), bool),
+        sims,
+        tracks,
+        windows,
+        lambda t: 40,
+        lambda t, f, n: lib[t][f : f + n],
+        config,
+    )
+
+
 def test_voting_finds_the_track_and_offset_and_refines_below_one_hop(rng):
     """Query windows at a quarter of the library hop, built as interpolations between library
     fingerprints (a smooth similarity peak): track, offset and the sub-hop refinement come out."""
@@ -110,17 +125,7 @@ def test_voting_finds_the_track_and_offset_and_refines_below_one_hop(rng):
         v = (1 - a) * lib[track][j] + a * lib[track][j + 1]
         q.append(v / np.linalg.norm(v))
     q = np.asarray(q, np.float32)
-    sims, tracks, windows = search(q, 4)
-    out = match_embeddings(
-        q,
-        np.ones(len(q), bool),
-        sims,
-        tracks,
-        windows,
-        lambda t: 40,
-        lambda t, f, n: lib[t][f : f + n],
-        config,
-    )
+    out = _match_toy(lib, search, q, config)
     assert out[0][0] == track
     true_offset = (start_window * 32 + shift) / 64.0
     assert abs(out[0][1] - true_offset) < 2 / 64.0  # within 2 frames, well under one query hop (8)
@@ -132,20 +137,7 @@ def test_threshold_drops_weak_matches(rng):
     config = MatchConfig(window_frames=64, hop_frames=32, query_hop_frames=8, threshold=0.9)
     q = rng.standard_normal((20, 16)).astype(np.float32)
     q /= np.linalg.norm(q, axis=1, keepdims=True)
-    sims, tracks, windows = search(q, 4)
-    assert (
-        match_embeddings(
-            q,
-            np.ones(20, bool),
-            sims,
-            tracks,
-            windows,
-            lambda t: 40,
-            lambda t, f, n: lib[t][f : f + n],
-            config,
-        )
-        == []
-    )
+    assert _match_toy(lib, search, q, config) == []
 
 
 def test_match_rule_falls_with_m_and_rewards_a_clear_margin():
@@ -168,19 +160,10 @@ def test_the_runner_up_decides_with_the_margin(rng):
     not when one scores close: the margin term of the rule sees the runner-up."""
     lib, search = _toy_library(rng)
     q = lib[3][10:30].copy()
-    sims, tracks, windows = search(q, 4)
 
     def run(rule):
-        config = MatchConfig(window_frames=64, hop_frames=32, query_hop_frames=32, rule=rule)
-        return match_embeddings(
-            q,
-            np.ones(len(q), bool),
-            sims,
-            tracks,
-            windows,
-            lambda t: 40,
-            lambda t, f, n: lib[t][f : f + n],
-            config,
+        return _match_toy(
+            lib, search, q, MatchConfig(window_frames=64, hop_frames=32, query_hop_frames=32, rule=rule)
         )
 
     best = run(MatchRule())
