@@ -10,7 +10,8 @@ Layout of a library folder::
 
 A FAISS id is a fingerprint's number: track ``t`` owns ids ``[first_id, first_id + n_windows)``, window
 ``i`` of the track being id ``first_id + i``; ids are never reused. Index kinds: ``flat`` (exact inner
-product, ``IndexIDMap2(IndexFlatIP)``, 4 * dim bytes per fingerprint) and ``ivfpq`` (``IndexIVFPQ``
+product, ``IndexIDMap2(IndexFlatIP)``, 4 * dim bytes per fingerprint, searched by
+:func:`musicedge.topk.top_k_inner_product`) and ``ivfpq`` (``IndexIVFPQ``
 with ``m`` one-byte codes, trained on the first tracks added; ``m`` + 8 bytes per fingerprint with its
 id, at most 64).
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import sqlite3
@@ -38,6 +40,7 @@ import numpy as np
 
 from .errors import MusicEdgeError, ParameterError
 from .fingerprint import Fingerprinter, Fingerprints, Match
+from .topk import top_k_inner_product
 
 __all__ = ["Library", "LibraryBusyError", "LibraryError", "Track", "content_hash"]
 
@@ -96,6 +99,14 @@ def _faiss():
     return faiss
 
 
+@functools.cache
+def _blas():
+    """The process's BLAS thread pools (numpy's), to run a flat search on ``search_threads``."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 class Library:
     """A fingerprint library in a folder. Open with :meth:`open` (existing) or :meth:`create`.
 
@@ -111,12 +122,14 @@ class Library:
         self.lock_timeout = lock_timeout
         self._index = None
         self._index_name: str | None = None
+        self._flat_cache: tuple | None = None  # (index, its vectors, their ids): see _flat_rows
         self._tracks: list[Track] = []
         self._firsts = np.zeros(0, np.int64)
         self._settings: dict[str, str] = {}
         self.nprobe = 16
-        #: FAISS (OpenMP) threads for a search: one by default, since a query's few dozen vectors do
-        #: not pay for waking more (and on a busy machine they wait for each other)
+        #: threads for a search (FAISS's OpenMP for IVF-PQ, BLAS for the flat index): one by default,
+        #: since a query's few dozen vectors do not pay for waking more (and on a busy machine they
+        #: wait for each other)
         self.search_threads = 1
         self._load()
 
@@ -304,13 +317,30 @@ class Library:
         n = len(vectors)
         if self._index is None or not self._tracks:
             return np.zeros((n, k), np.float32), np.full((n, k), -1), np.zeros((n, k), np.int64)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if self.index_kind == "ivfpq":
             self._index.nprobe = self.nprobe
-        _faiss().omp_set_num_threads(self.search_threads)
-        sims, ids = self._index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+            _faiss().omp_set_num_threads(self.search_threads)
+            sims, ids = self._index.search(vectors, k)
+        else:
+            base, id_of_row = self._flat_rows()
+            with _blas().limit(limits=self.search_threads, user_api="blas"):
+                sims, rows = top_k_inner_product(vectors, base, k)
+            ids = np.where(rows >= 0, id_of_row[np.maximum(rows, 0)], -1)
         tracks = self._track_of(ids)
         windows = np.where(tracks >= 0, ids - self._firsts[np.maximum(tracks, 0)], 0)
         return sims, tracks, windows
+
+    def _flat_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The flat index's vectors ``(N, dim)`` (a view of FAISS's memory, valid while this index is
+        loaded) and the fingerprint id of each row."""
+        index = self._index
+        if self._flat_cache is None or self._flat_cache[0] is not index:
+            faiss = _faiss()
+            flat = faiss.downcast_index(index.index)
+            base = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+            self._flat_cache = (index, base, faiss.vector_to_array(index.id_map).astype(np.int64))
+        return self._flat_cache[1], self._flat_cache[2]
 
     def vectors(self, track: int, first: int, count: int) -> np.ndarray:
         """``(count, dim)`` fingerprints ``first ..`` of the track at position ``track`` (exact for a
