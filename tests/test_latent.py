@@ -126,7 +126,7 @@ def tiny(tmp_path_factory):
     sf.write(extra / "tone.wav", tone(220, 3.0), SR)
     cfg = LatentConfig(
         data=corpus, out=root / "run", extra_audio=[extra], epochs=2, steps_per_epoch=2, batch_size=4,
-        latent_dim=4, frames=32, n_mels=32, widths=(8, 16), rnn=8, threads=1, export=True,
+        latent_dim=4, frames=32, n_mels=32, widths=(8, 16), rnn=8, threads=1, export=True, mix_weight=0.5,
     )  # fmt: skip
     summary = train_and_export(cfg, log=sys.stderr)
     return root / "run", corpus, summary
@@ -138,6 +138,7 @@ def test_training_reports_the_numbers_of_the_issue(tiny):
     for key in ("recon_rmse_db", "pca_rmse_db", "active_units", "runtime", "speed"):
         assert key in saved
     assert saved["data"]["n_extra_files"] == 1
+    assert saved["settings"]["mix_weight"] == 0.5 and all(row["mix"] > 0 for row in saved["history"])
     assert 0 <= summary["active_units"] <= 4
     runtime = summary["runtime"]
     assert -1.0 <= runtime["interpolation_linear"]["spearman_mean"] <= 1.0

@@ -10,10 +10,15 @@ torch = pytest.importorskip("torch")
 from musicedge.errors import ParameterError  # noqa: E402
 from training.models.vae import LatentVAE, VaeDecoder, VaeEncoder, kl_per_dim  # noqa: E402
 from training.tasks.latent import (  # noqa: E402
+    MIX_DESCRIPTORS,
     LatentConfig,
+    SpectrumDescriptors,
     TrackFeatures,
     augment_batch,
+    decode_with_running_stats,
     fixed_excerpts,
+    mix_loss,
+    mix_points,
     pca_rmse,
     random_batch,
     vae_loss,
@@ -101,3 +106,43 @@ def test_config_refuses_bad_settings(tmp_path):
         LatentConfig(data=tmp_path, out=tmp_path, channels=2)
     with pytest.raises(ParameterError, match="free_bits"):
         LatentConfig(data=tmp_path, out=tmp_path, free_bits=-1.0)
+    with pytest.raises(ParameterError, match="mix_weight"):
+        LatentConfig(data=tmp_path, out=tmp_path, mix_weight=-0.5)
+
+
+def test_spectrum_descriptors_match_the_runtime_descriptors():
+    from musicedge.config import FrontendConfig
+    from musicedge.descriptors import DESCRIPTORS, describe_batch
+
+    config = FrontendConfig.preset("gtzan22k").replace(n_mels=16)
+    mel = np.random.default_rng(2).normal(-40, 15, (3, 16, 32))
+    expected = describe_batch(mel, config)[:, [DESCRIPTORS.index(n) for n in MIX_DESCRIPTORS]]
+    got = SpectrumDescriptors(config)(torch.from_numpy(mel[:, None]).float()).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+
+
+def test_mix_points_and_mix_loss():
+    from musicedge.config import FrontendConfig
+
+    torch.manual_seed(0)
+    model = LatentVAE(**TINY).train()
+    describe = SpectrumDescriptors(FrontendConfig.preset("gtzan22k").replace(n_mels=16))
+    z = torch.randn(4, 4, requires_grad=True)
+    z_mix, lam = mix_points(z, torch.Generator().manual_seed(0))
+    assert z_mix.shape == z.shape and lam.shape == (4, 1) and not z_mix.requires_grad
+    assert torch.allclose(z_mix[1], lam[1] * z[1] + (1 - lam[1]) * z[0])  # on the line to the previous
+    recon = model.decoder(z)
+    stats = [b.clone() for b in model.decoder.buffers()]
+    mixed = decode_with_running_stats(model.decoder, z_mix)
+    assert all(torch.equal(a, b) for a, b in zip(stats, model.decoder.buffers(), strict=True))
+    assert all(m.training for m in model.decoder.modules())  # train mode restored
+    scales = torch.tensor([8.0, 300.0, 0.2])
+    loss = mix_loss(recon, mixed, lam, describe, scales)
+    loss.backward()
+    assert loss.item() > 0 and z.grad is None  # the ends' targets are detached, the points too
+    assert model.decoder.linear.weight.grad is not None
+    # where the descriptors are affine along the line the term is 0: here the ends themselves
+    assert mix_loss(recon, recon, torch.ones(4, 1), describe, scales).item() == pytest.approx(0, abs=1e-6)
+    assert mix_loss(recon, recon.roll(1, 0), torch.zeros(4, 1), describe, scales).item() == pytest.approx(
+        0, abs=1e-6
+    )

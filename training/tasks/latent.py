@@ -5,7 +5,8 @@ its held-out numbers.
 
     python -m training latent --data DIR [--test-data DIR] [--extra-audio DIR ...] --out RUN_DIR \\
         [--epochs N] [--steps-per-epoch S] [--channels 1|3] [--latent-dim D] [--frames T] \\
-        [--beta B] [--free-bits NATS] [--anneal-epochs E] [--no-augment] [--export] [--bundle]
+        [--beta B] [--free-bits NATS] [--anneal-epochs E] [--mix-weight W] [--no-augment] [--export] \\
+        [--bundle]
 
 What it does:
 
@@ -21,8 +22,11 @@ What it does:
    image-style augmentations (colour jitter of level and contrast on input and target; Gaussian blur
    and random erasing on the input only, so the model learns to undo them), a Gaussian likelihood on
    dB with one scale for every bin, the KL term weighted by ``beta`` annealed linearly from 0 over
-   ``--anneal-epochs`` and floored per dimension at ``--free-bits`` nats; keeps the epoch with the
-   lowest validation reconstruction error;
+   ``--anneal-epochs`` and floored per dimension at ``--free-bits`` nats; with ``--mix-weight`` also
+   an interpolation-consistency term (:func:`mix_loss`: the loudness, spectral centroid and bass ratio
+   of the excerpt decoded a fraction of the way between two latents should be that fraction of the
+   way between the decoded ends' values); keeps the epoch with the lowest
+   validation reconstruction error;
 4. measures on held-out excerpts (four per test track, evenly spaced): reconstruction RMSE in dB
    against PCA with as many components as latent dimensions (fitted on training excerpts), active
    units (dimensions whose posterior mean varies across excerpts by more than 0.01), and fits the
@@ -71,8 +75,12 @@ from ..models.vae import LatentVAE, kl_per_dim
 __all__ = [
     "LatentConfig",
     "Prepared",
+    "SpectrumDescriptors",
     "add_parser",
+    "decode_with_running_stats",
     "frontends_for",
+    "mix_loss",
+    "mix_points",
     "pca_rmse",
     "prepare_data",
     "run",
@@ -121,6 +129,7 @@ class LatentConfig:
     reuse: Path | None = None
     pca_init: bool = False
     loss: str = "db"
+    mix_weight: float = 0.0
     compare: list[Path] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -132,7 +141,7 @@ class LatentConfig:
             raise ParameterError(f"loss must be one of {', '.join(LOSS_SCALES)}, got {self.loss!r}")
         if self.channels not in (1, 3):
             raise ParameterError(f"channels must be 1 or 3, got {self.channels!r}")
-        for name in ("beta", "free_bits"):
+        for name in ("beta", "free_bits", "mix_weight"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ParameterError(f"{name} must be a number >= 0, got {value!r}")
@@ -359,6 +368,80 @@ def vae_loss(
     return nll + beta * kl_term, nll, kl.sum()
 
 
+#: ln(10) / 10: dB -> natural log of power.
+_DB_TO_LN = math.log(10.0) / 10.0
+#: The descriptors :func:`mix_loss` keeps linear along straight lines (those of the long-term spectrum).
+MIX_DESCRIPTORS = ("loudness_db", "centroid_hz", "bass_ratio")
+
+
+class SpectrumDescriptors(torch.nn.Module):
+    """Differentiable twins of :func:`musicedge.descriptors.describe_batch`'s loudness (dB), spectral
+    centroid (Hz) and bass ratio: ``(B, 1, M, T)`` dB -> ``(B, 3)`` in :data:`MIX_DESCRIPTORS` order."""
+
+    def __init__(self, config: FrontendConfig) -> None:
+        from musicedge.descriptors import BASS_HZ, band_frequencies
+
+        super().__init__()
+        freqs = torch.from_numpy(band_frequencies(config)).float()
+        self.register_buffer("freqs", freqs)
+        self.register_buffer("bass", (freqs < BASS_HZ).float())
+
+    def forward(self, mel: Tensor) -> Tensor:
+        log_power = mel[:, 0] * _DB_TO_LN  # (B, M, T)
+        frames = mel.shape[-1]
+        loudness = (torch.logsumexp(log_power.flatten(1), dim=1) - math.log(frames)) / _DB_TO_LN
+        share = torch.softmax(torch.logsumexp(log_power, dim=2), dim=1)  # each band's share of the power
+        return torch.stack([loudness, share @ self.freqs, share @ self.bass], dim=1)
+
+
+def mix_points(z: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """``(z_mix, lam)``: for each latent of the batch ``(B, D)`` a point a fraction ``lam`` ``(B, 1)``
+    (uniform) of the way from the next one (rolled by one) to it; detached."""
+    lam = torch.rand(z.shape[0], 1, generator=generator).to(z.device)
+    z = z.detach()
+    return lam * z + (1.0 - lam) * z.roll(1, dims=0), lam
+
+
+def decode_with_running_stats(decoder: torch.nn.Module, z: Tensor) -> Tensor:
+    """``decoder(z)`` with its batch normalisation layers in eval mode (their running statistics:
+    neither read from nor written by this batch), the rest as it is; gradients flow as usual."""
+    norms = [m for m in decoder.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    modes = [m.training for m in norms]
+    for m in norms:
+        m.eval()
+    try:
+        return decoder(z)
+    finally:
+        for m, mode in zip(norms, modes, strict=True):
+            m.train(mode)
+
+
+def mix_loss(
+    recon: Tensor, mixed: Tensor, lam: Tensor, describe: SpectrumDescriptors, scales: Tensor
+) -> Tensor:
+    """Latent interpolation consistency (``--mix-weight``): along the straight line between two latents
+    of the batch (:func:`mix_points`), the decoded excerpt (``mixed``) should have loudness, spectral
+    centroid and bass ratio ``lam`` of the way between those of the two decoded ends (``recon`` and
+    ``recon`` rolled by one). The squared differences are in units of ``scales`` (each descriptor's
+    standard deviation over training excerpts), summed, and counted once per bin of the excerpt (so a
+    weight of 1 makes one standard deviation off cost what one likelihood scale off in every bin does).
+    The training loop decodes the mixed points with the batch normalisation on its running statistics
+    (:func:`decode_with_running_stats`): decoded in train mode, apart, their statistics entered the
+    running averages as a second kind of batch; decoded in one batch with the excerpts' latents, the
+    term reached the encoder through the batch statistics and spread the latents (KL from 60 to over
+    1000 nats); either way the reconstruction fell apart.
+
+    Why: a decoder close to linear in dB (PCA is one) gives, half way, the geometric mean of the two
+    ends' power in every bin; a log-sum-exp is convex, so the loudness dips below both ends and the
+    centroid falls toward the bass where the ends differ in their spectra more than in their level,
+    and the descriptors go down and up again along the interpolation. Ends and targets are detached:
+    the term only shapes what the decoder does between latents."""
+    ends = describe(recon.detach())
+    target = lam * ends + (1.0 - lam) * ends.roll(1, dims=0)
+    bins = recon.shape[-2] * recon.shape[-1]
+    return 0.5 * bins * ((describe(mixed) - target) / scales).square().sum(dim=1).mean()
+
+
 @torch.no_grad()
 def encode_all(encoder: torch.nn.Module, x: np.ndarray, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
     encoder.eval()
@@ -439,6 +522,13 @@ def train_vae(cfg: LatentConfig, prepared: Prepared, log: TextIO = sys.stderr) -
     del stats
     if cfg.pca_init:
         pca_init(model, prepared, cfg, np.random.default_rng(cfg.seed + 1))
+    if cfg.mix_weight > 0:
+        from musicedge.descriptors import DESCRIPTORS, describe_batch
+
+        describe = SpectrumDescriptors(cfg.frontend).to(device)
+        crops = random_batch(prepared.train, cfg.frames, 1024, np.random.default_rng(cfg.seed + 2))[:, 0]
+        spread = describe_batch(crops, cfg.frontend).std(axis=0)
+        scales = torch.tensor([spread[DESCRIPTORS.index(n)] for n in MIX_DESCRIPTORS], device=device)
     model.to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=1e-4)
@@ -455,7 +545,7 @@ def train_vae(cfg: LatentConfig, prepared: Prepared, log: TextIO = sys.stderr) -
     step = 0
     for epoch in range(1, cfg.epochs + 1):
         model.train()
-        sums = np.zeros(3)
+        sums, mix_sum = np.zeros(3), 0.0
         for _ in range(cfg.steps_per_epoch):
             x = torch.from_numpy(random_batch(prepared.train, cfg.frames, cfg.batch_size, rng))
             if cfg.augment:
@@ -464,8 +554,17 @@ def train_vae(cfg: LatentConfig, prepared: Prepared, log: TextIO = sys.stderr) -
                 inp, target = x, x[:, :1].clamp_min(-100.0)
             inp, target = inp.to(device), target.to(device)
             beta = cfg.beta * min(1.0, (step + 1) / anneal_steps)
-            recon, mu, logvar = model(inp)
+            mu, logvar = model.encoder(inp)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            recon = model.decoder(z)
+            if cfg.mix_weight > 0:
+                z_mix, lam = mix_points(z, generator)
+                mixed = decode_with_running_stats(model.decoder, z_mix)
             loss, nll, kl = vae_loss(model, target, recon, mu, logvar, beta, cfg.free_bits, cfg.loss)
+            if cfg.mix_weight > 0:
+                mix = mix_loss(recon, mixed, lam, describe, scales.float())
+                loss = loss + cfg.mix_weight * mix
+                mix_sum += mix.item()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 5.0)
@@ -482,13 +581,14 @@ def train_vae(cfg: LatentConfig, prepared: Prepared, log: TextIO = sys.stderr) -
             "nll": float(sums[1] / cfg.steps_per_epoch),
             "kl": float(sums[2] / cfg.steps_per_epoch),
             "beta": float(beta),
+            "mix": float(mix_sum / cfg.steps_per_epoch),
             "valid_rmse_db": float(score),
             "seconds": time.perf_counter() - started,
         }
         history.append(row)
         print(
             f"latent: epoch {epoch}/{cfg.epochs} loss {row['loss']:.1f} nll {row['nll']:.1f} "
-            f"kl {row['kl']:.1f} "
+            f"kl {row['kl']:.1f} mix {row['mix']:.1f} "
             f"beta {beta:.2f} valid rmse {score:.2f} dB ({row['seconds']:.0f} s)",
             file=log,
             flush=True,
@@ -868,6 +968,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--beta", type=float, default=1.0, help="KL weight after annealing (1)")
     p.add_argument("--free-bits", type=float, default=0.1, help="KL floor per dimension, nats (0.1)")
     p.add_argument("--anneal-epochs", type=positive_int, default=None, help="epochs of KL warm-up (epochs/4)")
+    p.add_argument(
+        "--mix-weight",
+        type=float,
+        default=0.0,
+        help="weight of the interpolation-consistency term: loudness, centroid and bass ratio decoded "
+        "between two latents should be interpolated linearly between the ends' values (0: off)",
+    )
     p.add_argument("--no-augment", action="store_true", help="no colour jitter, blur or erasing")
     p.add_argument(
         "--loss",
@@ -942,6 +1049,7 @@ def run(args: argparse.Namespace) -> int:
             reuse=args.reuse,
             pca_init=args.pca_init,
             loss=args.loss,
+            mix_weight=args.mix_weight,
             compare=args.compare,
         )
         summary = train_and_export(cfg)
@@ -1084,6 +1192,14 @@ def write_card(summary: dict[str, Any], path: Path, compare: list[dict[str, Any]
             "CNN and GRU learn what it misses."
             if settings.get("pca_init")
             else ""
+        )
+        + (
+            f" `--mix-weight {settings['mix_weight']:g}`: an interpolation-consistency term; at a random "
+            "point on the straight line between two latents of the batch, the decoded excerpt's loudness, "
+            "spectral centroid and bass ratio should lie as far between those of the two decoded ends "
+            "(a decoder linear in dB makes them dip half way)."
+            if settings.get("mix_weight")
+            else ""
         ),
         "",
         "## Data (all generated or free; nothing downloaded)",
@@ -1151,15 +1267,16 @@ def write_card(summary: dict[str, Any], path: Path, compare: list[dict[str, Any]
             "",
             "Same data and held-out excerpts; the decoder reconstructs the first channel in every run:",
             "",
-            "| run | channels | epochs | init | loss | recon RMSE dB | PCA dB | interpolation Spearman | "
-            "dims \\|r\\| >= 0.8 |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| run | channels | epochs | init | loss | mix weight | recon RMSE dB | PCA dB | "
+            "interpolation Spearman | dims \\|r\\| >= 0.8 |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for label, other in [("this model", s)] + [(f"comparison {k}", o) for k, o in enumerate(compare, 1)]:
             o_run, o_set = other.get("runtime", {}), other["settings"]
             lines.append(
                 f"| {label} | {o_set['channels']} | {o_set['epochs']} | "
                 f"{'PCA' if o_set.get('pca_init') else 'random'} | {o_set.get('loss', 'db')} | "
+                f"{o_set.get('mix_weight', 0.0):g} | "
                 f"{other['recon_rmse_db']:.3f} | {other['pca_rmse_db']:.3f} | "
                 f"{_fmt(o_run.get('interpolation_linear', {}).get('spearman_mean'), 3)} | "
                 f"{len(o_run.get('dims_with_strong_descriptor', []))} |"
