@@ -5,16 +5,14 @@ The flow, per file::
     worker thread:  hash ─► decode block by block (soundfile) ─► one soxr stream per sample rate
                     ─► one streaming MelFrontend per frontend config ─► each task's file job cuts its
                     model inputs from the shared frames
-    model threads:  one per model: inputs of all files in flight ─► a CrossFileBatcher (full
-                    batches across files) ─► outputs back to each file's job
-    main thread:    routes inputs to the model threads; results of a finished file stored in one
-                    transaction
+    main thread:    inputs of all files in flight ─► one CrossFileBatcher per model (full batches
+                    across files) ─► outputs back to each file's job ─► results of a finished file
+                    stored in one transaction
 
 Memory stays flat: files are decoded a block at a time, at most ``2 * jobs`` files are in flight and
-the queue from the workers is bounded. Each model runs in its own thread (ONNX Runtime releases the
-GIL), so one model's batches overlap the other models' and the decoding. A task is skipped for a file
-whose content already has a result from the same model version (``force`` redoes it); a file that
-fails gets one error record per task and the others go on.
+the queue between the threads is bounded. A task is skipped for a file whose content already has a
+result from the same model version (``force`` redoes it); a file that fails gets one error record per
+task and the others go on.
 """
 
 from __future__ import annotations
@@ -490,52 +488,6 @@ def _decode(item: _File, tasks: Sequence[AnalysisTask], put: Callable[[tuple], N
 # -- the run ---------------------------------------------------------------------------------------
 
 
-class _ModelThread:
-    """One task's model in its own thread: inputs of many files batched by a :class:`CrossFileBatcher`.
-
-    ``add`` and ``flush`` only queue work; whenever a batch has run, ``("ran", None, None, error)`` is
-    put on ``notify`` (error None, or the exception the model raised) so the main thread looks at
-    which files are complete."""
-
-    def __init__(self, task: AnalysisTask, notify: Callable[[tuple], None]) -> None:
-        self._batcher = CrossFileBatcher(self._run, task.batch_size)
-        self._task = task
-        self._notify = notify
-        self._ran = False
-        self._work: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._loop, name=f"musicedge-{task.name}", daemon=True)
-        self._thread.start()
-
-    def _run(self, inputs: np.ndarray) -> np.ndarray:
-        self._ran = True
-        return self._task.run(inputs)
-
-    def add(self, owner: Callable[[np.ndarray], None], inputs: np.ndarray) -> None:
-        self._work.put((owner, inputs))
-
-    def flush(self) -> None:
-        self._work.put(None)
-
-    def stop(self) -> None:
-        """Let the thread end once its queued work is done (not waited for: after a failure it may be
-        blocked on a full ``notify`` queue nobody reads any more)."""
-        self._work.put(False)
-
-    def _loop(self) -> None:
-        while (message := self._work.get()) is not False:
-            try:
-                if message is None:
-                    self._batcher.flush()
-                else:
-                    self._batcher.add(*message)
-            except Exception as exc:  # the model failed: the run cannot go on, the main thread raises it
-                self._notify(("ran", None, None, exc))
-                return
-            if self._ran:
-                self._ran = False
-                self._notify(("ran", None, None, None))
-
-
 @dataclass
 class FileOutcome:
     """What happened to one file in a run: ``status`` is ``done``, ``skipped`` (already stored) or
@@ -600,6 +552,7 @@ class Analyzer:
         self.jobs = jobs
         self.force = force
         self._store_lock = threading.Lock()
+        self._batchers = {t.name: CrossFileBatcher(t.run, t.batch_size) for t in self.tasks}
         self._pending: dict[str, list[Deferred]] = {t.name: [] for t in self.tasks}
 
     def _plan(self, item: _File) -> None:
@@ -637,16 +590,13 @@ class Analyzer:
         threads = [threading.Thread(target=worker, daemon=True) for _ in range(self.jobs)]
         for t in threads:
             t.start()
-        models = {t.name: _ModelThread(t, messages.put) for t in self.tasks}
         next_to_report = 0
         try:
             while next_to_report < len(items):
                 kind, item, task, inputs = messages.get()
                 if kind == "inputs":
-                    models[task.name].add(item.jobs[task.name].take, inputs)
-                elif kind == "ran":
-                    if inputs is not None:
-                        raise inputs
+                    job = item.jobs[task.name]
+                    self._batchers[task.name].add(job.take, inputs)
                 else:
                     item.decoded = True
                     if next_to_start < len(items):
@@ -654,9 +604,9 @@ class Analyzer:
                         next_to_start += 1
                 # While a file is still decoding, more inputs will come and fill the batches; once
                 # none is, nothing will: score what waits.
-                if kind != "ran" and all(i.decoded for i in items[next_to_report:next_to_start]):
-                    for model in models.values():
-                        model.flush()
+                if all(i.decoded for i in items[next_to_report:next_to_start]):
+                    for batcher in self._batchers.values():
+                        batcher.flush()
                 while next_to_report < len(items) and items[next_to_report].complete:
                     yield self._store(items[next_to_report])
                     items[next_to_report] = None  # free its jobs
@@ -666,8 +616,6 @@ class Analyzer:
         finally:
             for _ in threads:
                 work.put(None)
-            for model in models.values():
-                model.stop()
 
     def _store(self, item: _File) -> FileOutcome:
         if item.error is None and not item.jobs:

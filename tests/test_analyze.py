@@ -159,18 +159,6 @@ def test_bad_files_get_one_error_each_and_the_rest_completes(tmp_path, monkeypat
     assert capsys.readouterr().err.count("error: ") == expected_failures
 
 
-def test_a_model_that_fails_stops_the_run_with_its_error(library, tmp_path):
-    """Each model runs in its own thread; its failure reaches the caller instead of hanging the run."""
-    tasks = load_tasks(["classify", "tag"], None, threads=1, out=tmp_path)
-
-    def broken(inputs):
-        raise RuntimeError("model exploded")
-
-    tasks[1].run = broken
-    with ResultStore(tmp_path) as store, pytest.raises(RuntimeError, match="model exploded"):
-        list(Analyzer(tasks, store, jobs=2).run(library))
-
-
 def test_a_two_hour_file_is_analysed_block_by_block(tmp_path):
     from make_bad_files import _write_long
 
