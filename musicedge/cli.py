@@ -386,7 +386,8 @@ _wait_option = click.option(
     type=click.Choice(["flat", "ivfpq"]),
     default="flat",
     show_default=True,
-    help="FAISS index of a new library: exact inner product, or IVF-PQ (about 60 bytes per fingerprint).",
+    help="FAISS index of a new library: exact inner product, or IVF-PQ (about 60 bytes per "
+    "fingerprint; exact until it holds about 10,000 fingerprints to train on).",
 )
 @click.option(
     "-j", "--jobs", type=click.IntRange(min=1), default=2, show_default=True, help="Decoding threads."

@@ -12,8 +12,9 @@ A FAISS id is a fingerprint's number: track ``t`` owns ids ``[first_id, first_id
 ``i`` of the track being id ``first_id + i``; ids are never reused. Index kinds: ``flat`` (exact inner
 product, ``IndexIDMap2(IndexFlatIP)``, 4 * dim bytes per fingerprint, searched by
 :func:`musicedge.topk.top_k_inner_product`) and ``ivfpq`` (``IndexIVFPQ``
-with ``m`` one-byte codes, trained on the first tracks added; ``m`` + 8 bytes per fingerprint with its
-id, at most 64).
+with ``m`` one-byte codes, ``m`` + 8 bytes per fingerprint with its id, at most 64). An ``ivfpq``
+library holds a flat index until it has :data:`PQ_MIN_TRAINING` fingerprints to train the lists and
+codebooks on (FAISS needs 39 points per centroid, and a code has 256), then trains on all of them.
 
 Crash safety: a write builds the new index in memory, writes it to ``index-<n+1>.faiss.tmp``, fsyncs
 and renames it to ``index-<n+1>.faiss``, then commits the catalogue (new tracks and the new index
@@ -48,6 +49,7 @@ CATALOGUE = "catalogue.sqlite"
 LOCK = "lock"
 SCHEMA = 1
 INDEX_KINDS = ("flat", "ivfpq")
+PQ_MIN_TRAINING = 39 * 256
 
 
 class LibraryError(MusicEdgeError):
@@ -97,6 +99,11 @@ def _faiss():
     import faiss
 
     return faiss
+
+
+def _is_flat(index) -> bool:
+    """Whether ``index`` is a flat one (an ``ivfpq`` library's index before it could be trained)."""
+    return isinstance(index, _faiss().IndexIDMap2)
 
 
 @functools.cache
@@ -318,7 +325,7 @@ class Library:
         if self._index is None or not self._tracks:
             return np.zeros((n, k), np.float32), np.full((n, k), -1), np.zeros((n, k), np.int64)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if self.index_kind == "ivfpq":
+        if not _is_flat(self._index):
             self._index.nprobe = self.nprobe
             _faiss().omp_set_num_threads(self.search_threads)
             sims, ids = self._index.search(vectors, k)
@@ -500,9 +507,11 @@ class Library:
         return faiss.deserialize_index(faiss.serialize_index(self._index))
 
     def _new_index(self, training: np.ndarray):
+        """An empty index for this library, trained on ``training`` where it needs training (a flat
+        one while an ``ivfpq`` library has too few fingerprints to train on)."""
         faiss = _faiss()
         dim = self.fingerprinter.dim
-        if self.index_kind == "flat":
+        if self.index_kind == "flat" or len(training) < PQ_MIN_TRAINING:
             return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         nlist = int(self._settings.get("nlist", "0")) or int(np.clip(4 * np.sqrt(len(training)), 16, 4096))
         nlist = max(1, min(nlist, len(training) // 39))
@@ -526,6 +535,11 @@ class Library:
             next_id += len(emb)
         ids = np.arange(int(self._settings["next_id"]), next_id, dtype=np.int64)
         index.add_with_ids(vectors, ids)
+        if self.index_kind == "ivfpq" and _is_flat(index) and index.ntotal >= PQ_MIN_TRAINING:
+            flat = _faiss().downcast_index(index.index)
+            everything, every_id = flat.reconstruct_n(0, flat.ntotal), _faiss().vector_to_array(index.id_map)
+            index = self._new_index(everything)
+            index.add_with_ids(everything, every_id)
 
         def change(db: sqlite3.Connection) -> None:
             db.executemany(

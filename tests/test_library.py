@@ -21,7 +21,15 @@ from click.testing import CliRunner
 from musicedge.cli import cli
 from musicedge.errors import AudioError
 from musicedge.fingerprint import Fingerprinter
-from musicedge.library import CATALOGUE, LOCK, Library, LibraryBusyError, LibraryError, _flock
+from musicedge.library import (
+    CATALOGUE,
+    LOCK,
+    PQ_MIN_TRAINING,
+    Library,
+    LibraryBusyError,
+    LibraryError,
+    _flock,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_fingerprinter import tiny_fingerprint_model  # noqa: E402
@@ -131,13 +139,32 @@ def test_a_second_writer_waits_then_fails_cleanly(fp, tiny, tmp_path):
     assert len(lib) == 1
 
 
+def test_ivfpq_library_grown_one_track_at_a_time_trains_once_it_can(fp, tmp_path, rng):
+    """A first track far too short to train IVF-PQ on (FAISS would refuse) is kept in a flat index,
+    exact; once the library holds enough fingerprints it is trained on all of them."""
+    lib = Library.create(tmp_path / "lib", fp, index="ivfpq", pq_m=8)
+    tracks = rng.standard_normal((12, 900, fp.dim)).astype(np.float32)
+    tracks /= np.linalg.norm(tracks, axis=2, keepdims=True)
+    lib.add_fingerprints([("first", tracks[0, :100], "hash-first", 50.0)])
+    sims, found, windows = lib.search(tracks[0, 10:13], 1)
+    assert (found[:, 0] == 0).all() and (windows[:, 0] == [10, 11, 12]).all() and (sims > 0.999).all()
+    assert lib.bytes_per_fingerprint() > 64  # flat while it waits
+    for i in range(1, 12):
+        lib.add_fingerprints([(f"t{i}", tracks[i], f"hash-{i}", 450.0)])
+    assert lib.n_fingerprints >= PQ_MIN_TRAINING and lib.bytes_per_fingerprint() <= 64
+    reopened = Library.open(tmp_path / "lib", fp)
+    reopened.nprobe = 64
+    sims, found, windows = reopened.search(tracks[7, 200:220], 1)
+    assert (found[:, 0] == 7).mean() >= 0.9 and (windows[:, 0] == np.arange(200, 220)).mean() >= 0.9
+
+
 def test_ivfpq_index_at_most_64_bytes_per_fingerprint(fp, tiny, tmp_path, rng):
     lib = Library.create(tmp_path / "lib", fp, index="ivfpq", pq_m=8)
-    tracks = rng.standard_normal((5, 600, fp.dim)).astype(np.float32)
+    tracks = rng.standard_normal((17, 600, fp.dim)).astype(np.float32)  # enough to train on
     tracks /= np.linalg.norm(tracks, axis=2, keepdims=True)
     lib.add_fingerprints([(f"t{i}", v, f"hash-{i}", 300.0) for i, v in enumerate(tracks)])
     lib.add_files(tiny[1][:1])  # later tracks are encoded with the codebooks trained on the first
-    assert lib.index_kind == "ivfpq" and len(lib) == 6
+    assert lib.index_kind == "ivfpq" and len(lib) == 18
     assert lib.bytes_per_fingerprint() <= 64
     lib.nprobe = 64
     sims, found, windows = lib.search(tracks[2, 100:120], 1)
