@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 
 def positive_int(text: str) -> int:
@@ -14,3 +15,11 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def config_from_args(cls, args: argparse.Namespace, **overrides):
+    """``cls``, a dataclass of a run's settings, from the command line's options of the same names
+    (settings without an option keep their defaults); ``overrides`` for options spelled or parsed
+    otherwise."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+    return cls(**{**given, **overrides})

@@ -38,6 +38,7 @@ from musicedge.errors import MusicEdgeError, ParameterError
 from musicedge.fingerprint import SILENT_DB, MatchConfig, match_embeddings
 from musicedge.spec import ModelSpec
 
+from ..argtypes import config_from_args
 from ..checkpoint import save_checkpoint
 from ..degrade import Degrader
 from ..features import TorchMelFrontend
@@ -746,28 +747,7 @@ def _run(args: argparse.Namespace) -> int:
     if not 0 < args.dim <= 128 or args.batch < 2 or args.epochs < 1 or args.steps < 1:
         print("error: need 0 < --dim <= 128, --batch >= 2, --epochs >= 1, --steps >= 1", file=sys.stderr)
         return 2
-    cfg = FingerprintConfig(
-        data=args.data,
-        out=args.out,
-        extra_audio=args.extra_audio,
-        extra_holdout=args.extra_holdout,
-        epochs=args.epochs,
-        steps=args.steps,
-        batch=args.batch,
-        lr=args.lr,
-        temperature=args.temperature,
-        dim=args.dim,
-        channels=channels,
-        max_seconds=args.max_seconds,
-        val_windows=args.val_windows,
-        seed=args.seed,
-        threads=args.threads,
-        device=args.device,
-        model_name=args.model_name,
-        model_version=args.model_version,
-        export=args.export,
-        cache=args.cache,
-    )
+    cfg = config_from_args(FingerprintConfig, args, channels=channels)
     try:
         if args.recalibrate:
             summary = recalibrate(args.recalibrate, cfg)

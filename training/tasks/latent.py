@@ -66,7 +66,7 @@ from musicedge.errors import DataError, MusicEdgeError, ParameterError
 from musicedge.spec import ModelSpec
 
 from .. import augment as A
-from ..argtypes import positive_int
+from ..argtypes import config_from_args, positive_int
 from ..checkpoint import save_checkpoint
 from ..layouts import assign_splits, load_gtzan
 from ..loop import resolve_device, seed_everything
@@ -1020,38 +1020,7 @@ def _widths(text: str) -> tuple[int, ...]:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        cfg = LatentConfig(
-            data=args.data,
-            out=args.out,
-            test_data=args.test_data,
-            extra_audio=args.extra_audio,
-            extra_seconds=args.extra_seconds,
-            epochs=args.epochs,
-            steps_per_epoch=args.steps_per_epoch,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            latent_dim=args.latent_dim,
-            frames=args.frames,
-            n_mels=args.n_mels,
-            channels=args.channels,
-            widths=_widths(args.widths),
-            rnn=args.rnn,
-            beta=args.beta,
-            free_bits=args.free_bits,
-            anneal_epochs=args.anneal_epochs,
-            augment=not args.no_augment,
-            seed=args.seed,
-            device=args.device,
-            threads=args.threads,
-            name=args.name,
-            export=args.export,
-            bundle=args.bundle,
-            reuse=args.reuse,
-            pca_init=args.pca_init,
-            loss=args.loss,
-            mix_weight=args.mix_weight,
-            compare=args.compare,
-        )
+        cfg = config_from_args(LatentConfig, args, widths=_widths(args.widths), augment=not args.no_augment)
         summary = train_and_export(cfg)
     except MusicEdgeError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -61,7 +61,7 @@ from musicedge.segment import PeakParams, frame_times, label_sections, pick_peak
 from musicedge.spec import ModelSpec
 
 from .. import metrics as M
-from ..argtypes import positive_int
+from ..argtypes import config_from_args, positive_int
 from ..checkpoint import model_class_path, save_checkpoint
 from ..layouts import Section, assign_splits
 from ..layouts.salami import TAXONOMY, load_salami, taxonomy_sections
@@ -715,27 +715,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _main(args: argparse.Namespace) -> int:
     try:
-        cfg = SegmentConfig(
-            layout=args.layout,
-            out=args.out,
-            data=args.data,
-            test_data=args.test_data,
-            epochs=args.epochs,
-            device=args.device,
-            seed=args.seed,
-            dim=args.dim,
-            layers=args.layers,
-            heads=args.heads,
-            pool=args.pool,
-            lr=args.lr,
-            batch_size=args.batch_size,
-            sigma=args.sigma,
-            tracks=args.tracks,
-            seconds=args.seconds,
-            threads=args.threads,
-            name=args.name,
-            export=args.export,
-        )
+        cfg = config_from_args(SegmentConfig, args)
         metrics = run(cfg)
     except MusicEdgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
