@@ -28,6 +28,18 @@ def real_music_files() -> list[Path]:
     )
 
 
+def feed_in_random_chunks(stream, y: np.ndarray, seed: int, max_chunk: int) -> list:
+    """Feed ``y`` to a stream (``accept_waveform``) in seeded random chunks of 1 to ``max_chunk - 1``
+    samples, as an audio callback would; returns every update."""
+    rng = np.random.default_rng(seed)
+    updates, pos = [], 0
+    while pos < len(y):
+        n = int(rng.integers(1, max_chunk))
+        updates += stream.accept_waveform(y[pos : pos + n])
+        pos += n
+    return updates
+
+
 def seeded_signal(sr: int, seconds: float, seed: int = 0) -> np.ndarray:
     """Float32: tones, noise and a click train: energy in every band, with 60+ dB of dynamic range."""
     rng = np.random.default_rng(seed)

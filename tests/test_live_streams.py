@@ -11,6 +11,8 @@ from musicedge.library import Library
 from musicedge.models import available
 from musicedge.segment import Segmenter
 
+from conftest import feed_in_random_chunks
+
 training = pytest.importorskip("training.corpus", reason="songs come from the generated corpus")
 
 needs = pytest.mark.skipif(
@@ -20,13 +22,7 @@ needs = pytest.mark.skipif(
 
 
 def feed(stream, y: np.ndarray, seed: int, max_chunk: int = 8000) -> list:
-    rng = np.random.default_rng(seed)
-    updates, pos = [], 0
-    while pos < len(y):
-        n = int(rng.integers(1, max_chunk))
-        updates += stream.accept_waveform(y[pos : pos + n])
-        pos += n
-    return updates
+    return feed_in_random_chunks(stream, y, seed, max_chunk)
 
 
 @pytest.fixture(scope="module")

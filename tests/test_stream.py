@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from musicedge.classify import Classifier, StreamUpdate
+from musicedge.classify import Classifier
 from musicedge.errors import AudioError, ModelError, ParameterError
 
-from conftest import seeded_signal
+from conftest import feed_in_random_chunks, seeded_signal
 
 
 @pytest.fixture(scope="module")
@@ -25,14 +25,8 @@ def music() -> np.ndarray:
     return seeded_signal(22050, 20.0, seed=5)
 
 
-def feed(stream, y: np.ndarray, seed: int, max_chunk: int = 6000) -> list[StreamUpdate]:
-    rng = np.random.default_rng(seed)
-    updates, pos = [], 0
-    while pos < len(y):
-        n = int(rng.integers(1, max_chunk))
-        updates += stream.accept_waveform(y[pos : pos + n])
-        pos += n
-    return updates
+def feed(stream, y: np.ndarray, seed: int, max_chunk: int = 6000) -> list:
+    return feed_in_random_chunks(stream, y, seed, max_chunk)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
