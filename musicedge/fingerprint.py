@@ -278,12 +278,9 @@ def match_embeddings(
             score, offset_frames, m = found
             verified.append((track, offset_frames / config.frame_rate, score, m))
     verified.sort(key=lambda r: -r[2])
-    scores = [r[2] for r in verified]
-    results = [
-        r
-        for i, r in enumerate(verified)
-        if config.accepts(r[2], max(scores[:i] + scores[i + 1 :], default=0.0), r[3])
-    ]
+    # Best first, so the runner-up of the first is the second, and of any other the first.
+    runner_ups = [verified[1][2] if len(verified) > 1 else 0.0] + [verified[0][2]] * (len(verified) - 1)
+    results = [r for r, other in zip(verified, runner_ups, strict=True) if config.accepts(r[2], other, r[3])]
     return results[:top_k]
 
 
