@@ -477,13 +477,13 @@ def remove(tracks: tuple[str, ...], db: Path, wait: float) -> None:
     the same file by absolute path) or its track id."""
     try:
         library = _open_library(db, None, create=False, lock_timeout=wait)
+        ids_of: dict[str, list[int]] = {}  # indexed path, its absolute path and the id -> track ids
+        for t in library.tracks:
+            for key in dict.fromkeys((t.path, os.path.abspath(t.path), str(t.id))):
+                ids_of.setdefault(key, []).append(t.id)
         chosen, unknown = [], []
         for name in tracks:
-            found = [
-                t.id
-                for t in library.tracks
-                if t.path == name or os.path.abspath(t.path) == os.path.abspath(name) or str(t.id) == name
-            ]
+            found = {*ids_of.get(name, ()), *ids_of.get(os.path.abspath(name), ())}
             chosen += found
             if not found:
                 unknown.append(name)
