@@ -81,9 +81,11 @@ class MatchRule:
     def __post_init__(self) -> None:
         if not self.points or any(m < 1 for m, _ in self.points):
             raise ParameterError(f"match rule points need m >= 1, got {self.points}")
+        # (x = 1 / sqrt(m), threshold), by x: the line segments :meth:`threshold` reads
+        object.__setattr__(self, "_by_x", tuple(sorted((1.0 / np.sqrt(pm), t) for pm, t in self.points)))
 
     def threshold(self, m: float) -> float:
-        points = sorted((1.0 / np.sqrt(pm), t) for pm, t in self.points)  # by x = 1 / sqrt(m)
+        points = self._by_x
         if len(points) == 1:
             return float(points[0][1])
         x = 1.0 / np.sqrt(max(1.0, m))

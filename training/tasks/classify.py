@@ -54,7 +54,7 @@ from musicedge.errors import DataError, MusicEdgeError, ParameterError
 from musicedge.spec import ModelSpec
 
 from .. import metrics as M
-from ..argtypes import positive_int
+from ..argtypes import config_from_args, positive_int
 from ..checkpoint import model_class_path, save_checkpoint
 from ..layouts import Track, assign_splits, load_gtzan, load_melon
 from ..loop import SCHEDULES, fit, resolve_device, seed_everything
@@ -1040,45 +1040,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
-def config_from_args(args: argparse.Namespace) -> ClassifyConfig:
-    """A :class:`ClassifyConfig` from parsed command-line arguments."""
-    styles = None
-    if args.synthetic_styles:
-        styles = tuple(s.strip() for s in args.synthetic_styles.split(",") if s.strip())
-    return ClassifyConfig(
-        layout=args.layout,
-        data=args.data,
-        model=args.model,
-        target=args.target,
-        epochs=args.epochs,
-        device=args.device,
-        out=args.out,
-        seed=args.seed,
-        window_frames=args.window_frames,
-        hop_frames=args.hop_frames,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        schedule=args.schedule,
-        noise_snr=args.noise_snr,
-        extra_data=list(args.extra_data),
-        test_data=args.test_data,
-        split=args.split,
-        crops=args.crops,
-        patience=args.patience,
-        spec_augment=not args.no_spec_augment,
-        model_args=parse_model_args(args.model_arg),
-        name=args.name,
-        version=args.version,
-        export=args.export,
-        synthetic_tracks=args.synthetic_tracks,
-        synthetic_seconds=args.synthetic_seconds,
-        synthetic_seed=args.synthetic_seed,
-        synthetic_styles=styles,
-        jobs=args.jobs,
-    )
-
-
 def summary_lines(metrics: dict[str, Any]) -> list[str]:
     """The final summary: one line per split with its main scores."""
     keys = (
@@ -1112,7 +1073,15 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        cfg = config_from_args(args)
+        styles = [s.strip() for s in (args.synthetic_styles or "").split(",") if s.strip()]
+        cfg = config_from_args(
+            ClassifyConfig,
+            args,
+            extra_data=list(args.extra_data),
+            spec_augment=not args.no_spec_augment,
+            model_args=parse_model_args(args.model_arg),
+            synthetic_styles=tuple(styles) or None,
+        )
     except ParameterError as exc:
         args.parser.error(str(exc))  # a usage error: exit status 2
     try:
