@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,7 @@ from training.models.vae import LatentVAE, VaeDecoder, VaeEncoder, kl_per_dim  #
 from training.tasks.latent import (  # noqa: E402
     MIX_DESCRIPTORS,
     LatentConfig,
+    Prepared,
     SpectrumDescriptors,
     TrackFeatures,
     augment_batch,
@@ -21,7 +24,9 @@ from training.tasks.latent import (  # noqa: E402
     mix_points,
     pca_rmse,
     random_batch,
+    train_vae,
     vae_loss,
+    warm_start,
 )
 
 TINY = {"n_mels": 16, "frames": 32, "latent_dim": 4, "widths": [8, 16], "rnn": 8}
@@ -146,3 +151,44 @@ def test_mix_points_and_mix_loss():
     assert mix_loss(recon, recon.roll(1, 0), torch.zeros(4, 1), describe, scales).item() == pytest.approx(
         0, abs=1e-6
     )
+
+
+def _tiny_prepared(level_db: float, seed: int) -> Prepared:
+    from musicedge.config import FrontendConfig
+
+    rng = np.random.default_rng(seed)
+    tracks = [
+        TrackFeatures(f"t{i}", rng.normal(level_db, 10.0, (1, 16, 48)).astype(np.float32), "pop", 100.0)
+        for i in range(3)
+    ]
+    frontend = FrontendConfig.preset("gtzan22k").replace(n_mels=16)
+    return Prepared(frontend, 1, 32, tracks[:2], tracks[2:], tracks[2:], ("pop",), {})
+
+
+def test_init_trains_on_from_a_checkpoint_with_its_statistics_and_pca_paths(tmp_path):
+    from musicedge.spec import ModelSpec
+    from training.checkpoint import save_checkpoint
+
+    small = {"n_mels": 16, "frames": 32, "latent_dim": 4, "widths": (8, 16), "rnn": 8, "threads": 1}
+    steps = {"epochs": 1, "steps_per_epoch": 2, "batch_size": 4}
+    first = LatentConfig(data=tmp_path, out=tmp_path, pca_init=True, beta=0.5, **small, **steps)
+    base = train_vae(first, _tiny_prepared(-40.0, 0), log=io.StringIO()).model
+    spec = ModelSpec(task="latent_encoder", frontend=first.frontend, window_frames=32, hop_frames=32,
+                     model_name="t", model_version="1", embedding_dim=4)  # fmt: skip
+    path = save_checkpoint(tmp_path / "best.pt", base, spec, epoch=1)
+    # other data (30 dB quieter): a fresh start would standardise and fit PCA on these
+    cfg = LatentConfig(data=tmp_path, out=tmp_path, init=path, pca_init=True, beta=0.5, mix_weight=0.5,
+                       lr=1e-2, **small, **steps)  # fmt: skip
+    assert cfg.anneal_epochs == 0  # the KL term at its full weight from the first step
+    assert warm_start(cfg).training and not warm_start(cfg).encoder.linear.weight.requires_grad
+    result = train_vae(cfg, _tiny_prepared(-70.0, 1), log=io.StringIO())
+    before, after = base.state_dict(), result.model.state_dict()
+    for name in ("encoder.band_mean", "encoder.band_std", "decoder.band_mean", "encoder.linear.weight",
+                 "decoder.linear.weight"):  # fmt: skip
+        assert torch.equal(before[name], after[name]), name
+    assert not torch.equal(before["decoder.out.weight"], after["decoder.out.weight"])  # it did train
+    assert result.history[0]["beta"] == 0.5 and result.history[0]["mix"] > 0
+    with pytest.raises(ParameterError, match="not the"):
+        warm_start(LatentConfig(data=tmp_path, out=tmp_path, init=path, **{**small, "latent_dim": 5}))
+    with pytest.raises(ParameterError, match="exclude each other"):
+        LatentConfig(data=tmp_path, out=tmp_path, init=path, reuse=path)

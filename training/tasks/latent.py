@@ -6,7 +6,7 @@ its held-out numbers.
     python -m training latent --data DIR [--test-data DIR] [--extra-audio DIR ...] --out RUN_DIR \\
         [--epochs N] [--steps-per-epoch S] [--channels 1|3] [--latent-dim D] [--frames T] \\
         [--beta B] [--free-bits NATS] [--anneal-epochs E] [--mix-weight W] [--no-augment] [--export] \\
-        [--bundle]
+        [--bundle] [--init BEST_PT]
 
 What it does:
 
@@ -26,7 +26,9 @@ What it does:
    an interpolation-consistency term (:func:`mix_loss`: the loudness, spectral centroid and bass ratio
    of the excerpt decoded a fraction of the way between two latents should be that fraction of the
    way between the decoded ends' values); keeps the epoch with the lowest
-   validation reconstruction error;
+   validation reconstruction error; ``--init`` starts from an earlier run's ``best.pt`` instead
+   (:func:`warm_start`: its weights and band statistics, the KL term at full weight from the first
+   step), so a term can be added once the reconstruction has converged;
 4. measures on held-out excerpts (four per test track, evenly spaced): reconstruction RMSE in dB
    against PCA with as many components as latent dimensions (fitted on training excerpts), active
    units (dimensions whose posterior mean varies across excerpts by more than 0.01), and fits the
@@ -85,6 +87,7 @@ __all__ = [
     "prepare_data",
     "run",
     "train_vae",
+    "warm_start",
 ]
 
 #: Analysis windows (samples) of the three stacked channels; the first is the frontend's own n_fft.
@@ -127,6 +130,7 @@ class LatentConfig:
     export: bool = False
     bundle: bool = False
     reuse: Path | None = None
+    init: Path | None = None
     pca_init: bool = False
     loss: str = "db"
     mix_weight: float = 0.0
@@ -149,11 +153,15 @@ class LatentConfig:
             raise ParameterError(f"lr must be a positive number, got {self.lr!r}")
         if not self.extra_seconds > 0:
             raise ParameterError(f"extra_seconds must be positive, got {self.extra_seconds!r}")
+        if self.init is not None and self.reuse is not None:
+            raise ParameterError("init and reuse exclude each other (reuse skips training)")
         if self.anneal_epochs is None:
-            self.anneal_epochs = max(1, self.epochs // 4)
+            # a warm start continues a trained model: the KL term at its full weight from the start
+            self.anneal_epochs = 0 if self.init is not None else max(1, self.epochs // 4)
         self.data = Path(self.data)
         self.out = Path(self.out)
         self.test_data = Path(self.test_data) if self.test_data is not None else None
+        self.init = Path(self.init) if self.init is not None else None
         self.extra_audio = [Path(p) for p in self.extra_audio]
         self.bundle = bool(self.bundle)
         self.export = bool(self.export or self.bundle)
@@ -502,8 +510,7 @@ def pca_init(model: LatentVAE, prepared: Prepared, cfg: LatentConfig, rng: np.ra
     enc.linear.weight.copy_(torch.from_numpy(basis * std / sd[:, None]).float())
     # output in standard units: (basis^T coefficient) / std
     dec.linear.weight.copy_(torch.from_numpy((basis * sd[:, None]).T / std[:, None]).float())
-    enc.linear.weight.requires_grad_(False)  # Adam's steps of ~lr would scramble the projection at once
-    dec.linear.weight.requires_grad_(False)
+    freeze_linear_paths(model)
     enc.head.weight.zero_()
     enc.head.bias.zero_()
     enc.head.bias[cfg.latent_dim :] = -4.0  # small posterior variances to start
@@ -511,17 +518,43 @@ def pca_init(model: LatentVAE, prepared: Prepared, cfg: LatentConfig, rng: np.ra
     dec.out.bias.zero_()
 
 
+def freeze_linear_paths(model: LatentVAE) -> None:
+    """Keep ``--pca-init``'s linear paths fixed: Adam's steps of ~lr would scramble the projection."""
+    model.encoder.linear.weight.requires_grad_(False)
+    model.decoder.linear.weight.requires_grad_(False)
+
+
+def warm_start(cfg: LatentConfig) -> LatentVAE:
+    """``--init``: the model of an earlier run's ``best.pt``, to train on from (train mode). Its band
+    statistics (the standardisation) and linear paths stay as they are, so with ``--pca-init`` the
+    fixed PCA paths are the checkpoint's own, not a new fit; a checkpoint of another shape than
+    ``cfg`` asks for is refused."""
+    model = reuse_checkpoint(cfg.init).model
+    if model.model_kwargs != cfg.model_kwargs():
+        raise ParameterError(
+            f"{cfg.init} holds a VAE of {json.dumps(model.model_kwargs, sort_keys=True)}, "
+            f"not the {json.dumps(cfg.model_kwargs(), sort_keys=True)} asked for"
+        )
+    if cfg.pca_init:
+        freeze_linear_paths(model)
+    return model.train()
+
+
 def train_vae(cfg: LatentConfig, prepared: Prepared, log: TextIO = sys.stderr) -> TrainResult:
-    """Train the VAE; returns the model of the best validation epoch (eval mode, on the CPU)."""
+    """Train the VAE (from scratch, or on from ``cfg.init``); returns the model of the best validation
+    epoch (eval mode, on the CPU)."""
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
-    model = LatentVAE(**cfg.model_kwargs())
-    stats = np.concatenate([t.frames for t in prepared.train], axis=2).clip(min=-100.0)
-    model.set_band_stats(torch.from_numpy(stats.mean(axis=2)), torch.from_numpy(stats.std(axis=2)))
-    del stats
-    if cfg.pca_init:
-        pca_init(model, prepared, cfg, np.random.default_rng(cfg.seed + 1))
+    if cfg.init is not None:
+        model = warm_start(cfg)
+    else:
+        model = LatentVAE(**cfg.model_kwargs())
+        stats = np.concatenate([t.frames for t in prepared.train], axis=2).clip(min=-100.0)
+        model.set_band_stats(torch.from_numpy(stats.mean(axis=2)), torch.from_numpy(stats.std(axis=2)))
+        del stats
+        if cfg.pca_init:
+            pca_init(model, prepared, cfg, np.random.default_rng(cfg.seed + 1))
     if cfg.mix_weight > 0:
         from musicedge.descriptors import DESCRIPTORS, describe_batch
 
@@ -553,7 +586,7 @@ def train_vae(cfg: LatentConfig, prepared: Prepared, log: TextIO = sys.stderr) -
             else:
                 inp, target = x, x[:, :1].clamp_min(-100.0)
             inp, target = inp.to(device), target.to(device)
-            beta = cfg.beta * min(1.0, (step + 1) / anneal_steps)
+            beta = cfg.beta * min(1.0, (step + 1) / anneal_steps) if anneal_steps else cfg.beta
             mu, logvar = model.encoder(inp)
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
             recon = model.decoder(z)
@@ -967,7 +1000,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--rnn", type=positive_int, default=64, help="GRU size per direction (64)")
     p.add_argument("--beta", type=float, default=1.0, help="KL weight after annealing (1)")
     p.add_argument("--free-bits", type=float, default=0.1, help="KL floor per dimension, nats (0.1)")
-    p.add_argument("--anneal-epochs", type=positive_int, default=None, help="epochs of KL warm-up (epochs/4)")
+    p.add_argument(
+        "--anneal-epochs",
+        type=positive_int,
+        default=None,
+        help="epochs of KL warm-up (epochs/4; none with --init)",
+    )
     p.add_argument(
         "--mix-weight",
         type=float,
@@ -983,7 +1021,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="likelihood scale: one for all bins (db) or per band",
     )
     p.add_argument(
-        "--pca-init", action="store_true", help="start the linear paths at PCA, the deep ones at 0"
+        "--pca-init",
+        action="store_true",
+        help="start the linear paths at PCA, the deep ones at 0, and keep the linear ones fixed "
+        "(with --init: the checkpoint's own PCA paths, kept fixed)",
+    )
+    p.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        metavar="BEST_PT",
+        help="train on from an earlier run's best.pt (its weights and band statistics; same "
+        "--latent-dim, --frames, --n-mels, --channels, --widths, --rnn), e.g. to add --mix-weight "
+        "after the reconstruction has converged",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
@@ -1067,6 +1117,14 @@ def train_and_export(cfg: LatentConfig, log: TextIO = sys.stderr) -> dict[str, A
             "decoder": result.model.decoder.num_parameters(),
         },
     }
+    if cfg.init is not None:
+        start = reuse_checkpoint(cfg.init)
+        summary["init"] = {
+            "checkpoint": str(cfg.init),
+            "best_epoch": start.best_epoch,
+            "epochs": len(start.history),
+            "train_seconds": round(start.seconds, 1),
+        }
     if cfg.export:
         enc_path, dec_path, reports = export_pair(result.model, encoder_spec, decoder_spec, cfg.out, cfg.name)
         for report in reports:
