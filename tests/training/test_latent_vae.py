@@ -178,7 +178,7 @@ def test_init_trains_on_from_a_checkpoint_with_its_statistics_and_pca_paths(tmp_
     path = save_checkpoint(tmp_path / "best.pt", base, spec, epoch=1)
     # other data (30 dB quieter): a fresh start would standardise and fit PCA on these
     cfg = LatentConfig(data=tmp_path, out=tmp_path, init=path, pca_init=True, beta=0.5, mix_weight=0.5,
-                       lr=1e-2, **small, **steps)  # fmt: skip
+                       lr=1e-2, keep="last", **small, **{**steps, "epochs": 3})  # fmt: skip
     assert cfg.anneal_epochs == 0  # the KL term at its full weight from the first step
     assert warm_start(cfg).training and not warm_start(cfg).encoder.linear.weight.requires_grad
     result = train_vae(cfg, _tiny_prepared(-70.0, 1), log=io.StringIO())
@@ -188,7 +188,10 @@ def test_init_trains_on_from_a_checkpoint_with_its_statistics_and_pca_paths(tmp_
         assert torch.equal(before[name], after[name]), name
     assert not torch.equal(before["decoder.out.weight"], after["decoder.out.weight"])  # it did train
     assert result.history[0]["beta"] == 0.5 and result.history[0]["mix"] > 0
+    assert result.best_epoch == 3  # --keep last, whatever the validation error did
     with pytest.raises(ParameterError, match="not the"):
         warm_start(LatentConfig(data=tmp_path, out=tmp_path, init=path, **{**small, "latent_dim": 5}))
+    with pytest.raises(ParameterError, match="keep must be one of"):
+        LatentConfig(data=tmp_path, out=tmp_path, keep="first")
     with pytest.raises(ParameterError, match="exclude each other"):
         LatentConfig(data=tmp_path, out=tmp_path, init=path, reuse=path)

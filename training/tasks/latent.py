@@ -25,10 +25,10 @@ What it does:
    ``--anneal-epochs`` and floored per dimension at ``--free-bits`` nats; with ``--mix-weight`` also
    an interpolation-consistency term (:func:`mix_loss`: the loudness, spectral centroid and bass ratio
    of the excerpt decoded a fraction of the way between two latents should be that fraction of the
-   way between the decoded ends' values); keeps the epoch with the lowest
-   validation reconstruction error; ``--init`` starts from an earlier run's ``best.pt`` instead
-   (:func:`warm_start`: its weights and band statistics, the KL term at full weight from the first
-   step), so a term can be added once the reconstruction has converged;
+   way between the decoded ends' values); keeps the epoch with the lowest validation reconstruction
+   error (``--keep last``: the last epoch); ``--init`` starts from an earlier run's ``best.pt``
+   instead (:func:`warm_start`: its weights and band statistics, the KL term at full weight from the
+   first step), so a term can be added once the reconstruction has converged;
 4. measures on held-out excerpts (four per test track, evenly spaced): reconstruction RMSE in dB
    against PCA with as many components as latent dimensions (fitted on training excerpts), active
    units (dimensions whose posterior mean varies across excerpts by more than 0.01), and fits the
@@ -95,6 +95,8 @@ WIN_LENGTHS = (2048, 1024, 512)
 SPLITS = ("train", "valid", "test")
 #: The likelihood's scale: one for every bin (dB) or each band's own standard deviation.
 LOSS_SCALES = ("db", "band")
+#: Which epoch's model a run keeps: the lowest validation reconstruction error, or the last.
+KEEP = ("best", "last")
 #: Fixed held-out excerpts per track (evenly spaced over it).
 EXCERPTS_PER_TRACK = 4
 
@@ -131,6 +133,7 @@ class LatentConfig:
     bundle: bool = False
     reuse: Path | None = None
     init: Path | None = None
+    keep: str = "best"
     pca_init: bool = False
     loss: str = "db"
     mix_weight: float = 0.0
@@ -141,6 +144,8 @@ class LatentConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ParameterError(f"{name} must be a positive integer, got {value!r}")
+        if self.keep not in KEEP:
+            raise ParameterError(f"keep must be one of {', '.join(KEEP)}, got {self.keep!r}")
         if self.loss not in LOSS_SCALES:
             raise ParameterError(f"loss must be one of {', '.join(LOSS_SCALES)}, got {self.loss!r}")
         if self.channels not in (1, 3):
@@ -626,7 +631,7 @@ def train_vae(cfg: LatentConfig, prepared: Prepared, log: TextIO = sys.stderr) -
             file=log,
             flush=True,
         )
-        if score < best:
+        if score < best or cfg.keep == "last":
             best, best_epoch = score, epoch
             best_state = copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
@@ -1034,6 +1039,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="train on from an earlier run's best.pt (its weights and band statistics; same "
         "--latent-dim, --frames, --n-mels, --channels, --widths, --rnn), e.g. to add --mix-weight "
         "after the reconstruction has converged",
+    )
+    p.add_argument(
+        "--keep",
+        choices=KEEP,
+        default="best",
+        help="the epoch kept: lowest validation reconstruction error (best), or the last (a fine-tune "
+        "whose extra term costs reconstruction would otherwise keep its first epoch)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
