@@ -119,7 +119,7 @@ void MelFrontend::compute_frames(const float* data, int64_t data_start, int64_t 
   const bool db = c.log == "db";
   const Lanes amin = splat(c.amin);
 
-  std::vector<ComplexLanes> work_a(half), work_b(half);
+  std::vector<ComplexLanes> work(half);
   std::vector<Lanes> spectrum(n_freqs), mel(c.n_mels);
   std::vector<float> edge(static_cast<size_t>(kLanes) * n_fft);  // padded copies of frames at the edges
   const float* frame_ptr[kLanes];
@@ -152,7 +152,7 @@ void MelFrontend::compute_frames(const float* data, int64_t data_start, int64_t 
       const int64_t to = std::min<int64_t>((t0 + 2 * kLanes - 1) * c.hop_length - pad + n_fft, n_known);
       for (int64_t j = from; j < to; j += 16) __builtin_prefetch(data + (j - data_start));
     }
-    tables_->fft.power_spectrum(frame_ptr, win, work_a.data(), work_b.data(), spectrum.data());
+    tables_->fft.power_spectrum(frame_ptr, win, work.data(), spectrum.data());
     if (c.power != 2.0) {
       for (int k = 0; k < n_freqs; ++k)
         for (int v = 0; v < kLanes; ++v)

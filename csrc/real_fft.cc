@@ -6,6 +6,10 @@
 #include <cstring>
 #include <utility>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "errors.h"
 
 namespace musicedge {
@@ -14,84 +18,135 @@ constexpr double kPi = 3.14159265358979323846;
 
 inline Lanes splat(double v) { return Lanes{} + v; }
 
-typedef int64_t LanesInt __attribute__((vector_size(32)));
+static_assert(kLanes == 4, "the packing and the lane order are written for four lanes");
+
+// A ComplexLanes as a vector: (re, im) of frame 0, 2, 1, 3. AVX-512 holds it in one register; with
+// AVX2 the compiler uses two. Swapping re and im stays inside 128-bit lanes, which costs one cheap
+// shuffle, so a complex multiply is a shuffle, a multiply and an FMA.
+typedef double Pair __attribute__((vector_size(64)));
+typedef int64_t PairInt __attribute__((vector_size(64)));
+typedef double Double4 __attribute__((vector_size(32)));
+typedef int64_t Int4 __attribute__((vector_size(32)));
 typedef float Float4 __attribute__((vector_size(16)));
-static_assert(kLanes == 4, "the packing transpose is written for four lanes");
+typedef float Float8 __attribute__((vector_size(32)));
+static_assert(sizeof(Pair) == sizeof(ComplexLanes), "a Pair is one ComplexLanes");
 
-// One radix-4 Stockham butterfly: y[0], y[s], y[2s], y[3s] from a, b, c, d and the twiddles w1..w3.
-inline void butterfly4(const ComplexLanes& a, const ComplexLanes& b, const ComplexLanes& c, const ComplexLanes& d,
-                       Lanes w1r, Lanes w1i, Lanes w2r, Lanes w2i, Lanes w3r, Lanes w3i, ComplexLanes* y, int s) {
-  const Lanes apc_r = a.re + c.re, apc_i = a.im + c.im;
-  const Lanes amc_r = a.re - c.re, amc_i = a.im - c.im;
-  const Lanes bpd_r = b.re + d.re, bpd_i = b.im + d.im;
-  const Lanes jbmd_r = d.im - b.im, jbmd_i = b.re - d.re;  // j (b - d)
-  y[0].re = apc_r + bpd_r;
-  y[0].im = apc_i + bpd_i;
-  const Lanes t1r = amc_r - jbmd_r, t1i = amc_i - jbmd_i;
-  y[s].re = w1r * t1r - w1i * t1i;
-  y[s].im = w1r * t1i + w1i * t1r;
-  const Lanes t2r = apc_r - bpd_r, t2i = apc_i - bpd_i;
-  y[2 * s].re = w2r * t2r - w2i * t2i;
-  y[2 * s].im = w2r * t2i + w2i * t2r;
-  const Lanes t3r = amc_r + jbmd_r, t3i = amc_i + jbmd_i;
-  y[3 * s].re = w3r * t3r - w3i * t3i;
-  y[3 * s].im = w3r * t3i + w3i * t3r;
+inline Pair load(const ComplexLanes* p) {
+  Pair v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store(ComplexLanes* p, Pair v) { std::memcpy(p, &v, sizeof v); }
+inline Pair swap_re_im(Pair v) { return __builtin_shuffle(v, PairInt{1, 0, 3, 2, 5, 4, 7, 6}); }
+// (a, b) of two doubles in memory, repeated over the four frames; float8 widened to a Pair. GCC
+// splits both into 256-bit halves unless told the instruction.
+#if defined(__AVX512DQ__)
+inline Pair broadcast2(const double* ab) { return (Pair)_mm512_maskz_broadcast_f64x2(0xFF, _mm_loadu_pd(ab)); }
+inline Pair widen(Float8 f) { return (Pair)_mm512_maskz_cvtps_pd(0xFF, (__m256)f); }
+#else
+inline Pair broadcast2(const double* ab) { return Pair{ab[0], ab[1], ab[0], ab[1], ab[0], ab[1], ab[0], ab[1]}; }
+inline Pair widen(Float8 f) { return __builtin_convertvector(f, Pair); }
+#endif
+
+// w as the two vectors of t * w = t * r + swap(t) * i: r = (wr, wr), i = (-wi, wi) for every frame.
+// w points at the table entry re, re, -im, im.
+struct Twiddle {
+  Pair r, i;
+};
+inline Twiddle twiddle(const double* w) { return {broadcast2(w), broadcast2(w + 2)}; }
+inline Pair cmul(Pair t, const Twiddle& w) { return t * w.r + swap_re_im(t) * w.i; }
+
+// One radix-4 Stockham butterfly: y[0..3] from a, b, c, d and the twiddles w[0..2] (w1, w2, w3).
+inline void butterfly4(Pair a, Pair b, Pair c, Pair d, const Twiddle* w, Pair* y) {
+  const Pair j_sign = {-1, 1, -1, 1, -1, 1, -1, 1};
+  const Pair apc = a + c, amc = a - c, bpd = b + d;
+  const Pair jbmd = swap_re_im(b - d) * j_sign;  // j (b - d)
+  y[0] = apc + bpd;
+  y[1] = cmul(amc - jbmd, w[0]);
+  y[2] = cmul(apc - bpd, w[1]);
+  y[3] = cmul(amc + jbmd, w[2]);
 }
 
-// Radix-4 butterflies with unit twiddles over q < s.
-inline void radix4_unit(const ComplexLanes* a_, const ComplexLanes* b_, const ComplexLanes* c_,
-                        const ComplexLanes* d_, ComplexLanes* y, int s) {
-  for (int q = 0; q < s; ++q) {
-    const ComplexLanes a = a_[q], b = b_[q], c = c_[q], d = d_[q];
-    const Lanes apc_r = a.re + c.re, apc_i = a.im + c.im;
-    const Lanes amc_r = a.re - c.re, amc_i = a.im - c.im;
-    const Lanes bpd_r = b.re + d.re, bpd_i = b.im + d.im;
-    const Lanes jbmd_r = d.im - b.im, jbmd_i = b.re - d.re;
-    y[q].re = apc_r + bpd_r;
-    y[q].im = apc_i + bpd_i;
-    y[q + s].re = amc_r - jbmd_r;
-    y[q + s].im = amc_i - jbmd_i;
-    y[q + 2 * s].re = apc_r - bpd_r;
-    y[q + 2 * s].im = apc_i - bpd_i;
-    y[q + 3 * s].re = amc_r + jbmd_r;
-    y[q + 3 * s].im = amc_i + jbmd_i;
-  }
-}
-
-// Windowed z[k] and z[k + 1] (z[k] = x[2k] + i x[2k+1]) of four frames: four samples of each frame are
-// loaded, widened and transposed so that each vector holds one sample of every frame.
-inline void load_pair(const float* const* frames, const double* window, int k, ComplexLanes& z0, ComplexLanes& z1) {
+// Windowed z[k] and z[k + 1] (z[k] = x[2k] + i x[2k+1]) of four frames. Four samples of a frame are
+// (re, im) of z[k] and of z[k + 1] already; the in-lane unpacks gather them across the frames, in
+// the lane order 0, 2, 1, 3.
+inline void load_pair(const float* const* frames, const double* window, int k, Pair& z0, Pair& z1) {
   const int i = 2 * k;
   Float4 f[4];
   for (int v = 0; v < 4; ++v) std::memcpy(&f[v], frames[v] + i, sizeof(Float4));
-  const Lanes r0 = __builtin_convertvector(f[0], Lanes), r1 = __builtin_convertvector(f[1], Lanes);
-  const Lanes r2 = __builtin_convertvector(f[2], Lanes), r3 = __builtin_convertvector(f[3], Lanes);
-  const Lanes t0 = __builtin_shuffle(r0, r1, LanesInt{0, 4, 2, 6});
-  const Lanes t1 = __builtin_shuffle(r0, r1, LanesInt{1, 5, 3, 7});
-  const Lanes t2 = __builtin_shuffle(r2, r3, LanesInt{0, 4, 2, 6});
-  const Lanes t3 = __builtin_shuffle(r2, r3, LanesInt{1, 5, 3, 7});
-  z0.re = __builtin_shuffle(t0, t2, LanesInt{0, 1, 4, 5}) * window[i];
-  z0.im = __builtin_shuffle(t1, t3, LanesInt{0, 1, 4, 5}) * window[i + 1];
-  z1.re = __builtin_shuffle(t0, t2, LanesInt{2, 3, 6, 7}) * window[i + 2];
-  z1.im = __builtin_shuffle(t1, t3, LanesInt{2, 3, 6, 7}) * window[i + 3];
+  const Double4 f01 = (Double4)__builtin_shufflevector(f[0], f[1], 0, 1, 2, 3, 4, 5, 6, 7);
+  const Double4 f23 = (Double4)__builtin_shufflevector(f[2], f[3], 0, 1, 2, 3, 4, 5, 6, 7);
+  // each double of f01 / f23 is the bit pattern of one (re, im) float pair
+  const Float8 lo = (Float8)__builtin_shuffle(f01, f23, Int4{0, 4, 2, 6});
+  const Float8 hi = (Float8)__builtin_shuffle(f01, f23, Int4{1, 5, 3, 7});
+  z0 = widen(lo) * broadcast2(window + i);
+  z1 = widen(hi) * broadcast2(window + i + 2);
+}
+
+// In-place radix-4 decimation in frequency over a block of n values: butterfly p reads p + l n/4
+// (l = 0..3), twiddles tw (12 doubles per p), and writes its output l back to the same place.
+void radix4_pass(ComplexLanes* x, int n, const double* tw) {
+  const int q4 = n / 4;
+  for (int p = 0; p < q4; ++p, tw += 12) {
+    const Twiddle w[3] = {twiddle(tw), twiddle(tw + 4), twiddle(tw + 8)};
+    Pair y[4];
+    butterfly4(load(x + p), load(x + p + q4), load(x + p + 2 * q4), load(x + p + 3 * q4), w, y);
+    for (int l = 0; l < 4; ++l) store(x + p + l * q4, y[l]);
+  }
+}
+
+// Two radix-4 levels in one pass over each of the `blocks` consecutive blocks of n values at x: level
+// one over the block (twiddles tw1), level two over its quarters (tw2). Level-one butterflies
+// p' + k n/16 (k = 0..3) feed butterfly p' of every quarter, so the 16 values stay in registers.
+void radix16_pass(ComplexLanes* x, int blocks, int n, const double* tw1, const double* tw2) {
+  const int q4 = n / 4, q16 = n / 16;
+  for (int pp = 0; pp < q16; ++pp) {
+    Twiddle w1[4][3];
+    for (int k = 0; k < 4; ++k)
+      for (int t = 0; t < 3; ++t) w1[k][t] = twiddle(tw1 + 12 * (pp + k * q16) + 4 * t);
+    const Twiddle w2[3] = {twiddle(tw2 + 12 * pp), twiddle(tw2 + 12 * pp + 4), twiddle(tw2 + 12 * pp + 8)};
+    for (ComplexLanes* b = x + pp; b < x + blocks * n; b += n) {
+      Pair u[4][4];  // u[k][j]: output j of level-one butterfly pp + k n/16, bound for quarter j
+      for (int k = 0; k < 4; ++k) {
+        const ComplexLanes* in = b + k * q16;
+        butterfly4(load(in), load(in + q4), load(in + 2 * q4), load(in + 3 * q4), w1[k], u[k]);
+      }
+      for (int j = 0; j < 4; ++j) {
+        Pair v[4];
+        butterfly4(u[0][j], u[1][j], u[2][j], u[3][j], w2, v);
+        for (int l = 0; l < 4; ++l) store(b + j * q4 + l * q16, v[l]);
+      }
+    }
+  }
+}
+
+// A Pair's real and imaginary parts as Lanes, the frames back in order 0, 1, 2, 3.
+inline void split_re_im(Pair z, Lanes& re, Lanes& im) {
+  const Lanes lo = __builtin_shufflevector(z, z, 0, 1, 2, 3);  // re0 im0 re2 im2
+  const Lanes hi = __builtin_shufflevector(z, z, 4, 5, 6, 7);  // re1 im1 re3 im3
+  re = __builtin_shuffle(lo, hi, Int4{0, 4, 2, 6});
+  im = __builtin_shuffle(lo, hi, Int4{1, 5, 3, 7});
 }
 }  // namespace
 
 void RealFFT::first_stage(const float* const* frames, const double* window, ComplexLanes* dst) const {
-  // Stride 1, length n / 2: inputs p, p + q4, p + 2 q4, p + 3 q4, loaded straight from the frames,
-  // two values of p at a time.
+  // The first radix-4 level over all n / 2 values: inputs p, p + q4, p + 2 q4, p + 3 q4, loaded
+  // straight from the frames, two values of p at a time; outputs to the same places in dst.
   const int q4 = n_ / 8;
   const double* tw = twiddles_.data();
-  for (int p = 0; p < q4; p += 2, tw += 12) {
-    ComplexLanes a0, a1, b0, b1, c0, c1, d0, d1;
+  for (int p = 0; p < q4; p += 2, tw += 24) {
+    Pair a0, a1, b0, b1, c0, c1, d0, d1;
     load_pair(frames, window, p, a0, a1);
     load_pair(frames, window, p + q4, b0, b1);
     load_pair(frames, window, p + 2 * q4, c0, c1);
     load_pair(frames, window, p + 3 * q4, d0, d1);
-    butterfly4(a0, b0, c0, d0, splat(tw[0]), splat(tw[1]), splat(tw[2]), splat(tw[3]), splat(tw[4]), splat(tw[5]),
-               dst + 4 * p, 1);
-    butterfly4(a1, b1, c1, d1, splat(tw[6]), splat(tw[7]), splat(tw[8]), splat(tw[9]), splat(tw[10]),
-               splat(tw[11]), dst + 4 * (p + 1), 1);
+    const Twiddle w0[3] = {twiddle(tw), twiddle(tw + 4), twiddle(tw + 8)};
+    const Twiddle w1[3] = {twiddle(tw + 12), twiddle(tw + 16), twiddle(tw + 20)};
+    Pair y[4];
+    butterfly4(a0, b0, c0, d0, w0, y);
+    for (int l = 0; l < 4; ++l) store(dst + p + l * q4, y[l]);
+    butterfly4(a1, b1, c1, d1, w1, y);
+    for (int l = 0; l < 4; ++l) store(dst + p + 1 + l * q4, y[l]);
   }
 }
 
@@ -110,22 +165,31 @@ const char* simd_level() {
 RealFFT::RealFFT(int n) : n_(n) {
   if (n < 16 || (n & (n - 1)) != 0) throw ParameterError("FFT size must be a power of two >= 16");
   const int m = n / 2;  // complex transform length
-  int len = m, stride = 1;
+  int len = m;
   while (len >= 4) {
-    Stage stage{len, stride, static_cast<int>(twiddles_.size())};
+    Stage stage{len, static_cast<int>(twiddles_.size())};
     for (int p = 0; p < len / 4; ++p) {
       for (int k = 1; k <= 3; ++k) {
         const double angle = -2 * kPi * k * p / len;
-        twiddles_.push_back(std::cos(angle));
-        twiddles_.push_back(std::sin(angle));
+        twiddles_.insert(twiddles_.end(), {std::cos(angle), std::cos(angle), -std::sin(angle), std::sin(angle)});
       }
     }
     stages_.push_back(stage);
     len /= 4;
-    stride *= 4;
   }
   final_radix2_ = (len == 2);
-  final_stride_ = stride;
+  // Decimation in frequency leaves the bins in digit-reversed order: a block of `size` values at
+  // `base` holds bins first, first + step, ...; its radix-r level sends bins first + j step to part j.
+  position_.resize(m);
+  auto place = [&](auto&& self, int base, int size, int first, int step) -> void {
+    if (size == 1) {
+      position_[first] = base;
+      return;
+    }
+    const int r = size >= 4 ? 4 : 2;
+    for (int j = 0; j < r; ++j) self(self, base + j * (size / r), size / r, first + j * step, step * r);
+  };
+  place(place, 0, m, 0, 1);
   split_.resize(2 * (m + 1));
   for (int k = 0; k <= m; ++k) {
     const double angle = -2 * kPi * k / n;
@@ -134,53 +198,47 @@ RealFFT::RealFFT(int n) : n_(n) {
   }
 }
 
-void RealFFT::power_spectrum(const float* const* frames, const double* window, ComplexLanes* work_a,
-                             ComplexLanes* work_b, Lanes* out) const {
+void RealFFT::power_spectrum(const float* const* frames, const double* window, ComplexLanes* work,
+                             Lanes* out) const {
   const int m = n_ / 2;
-  first_stage(frames, window, work_a);
-  ComplexLanes* src = work_a;
-  ComplexLanes* dst = work_b;
-  for (size_t stage = 1; stage < stages_.size(); ++stage) {
-    const Stage& st = stages_[stage];
-    const int q4 = st.n / 4, s = st.stride;
-    const double* tw = twiddles_.data() + st.twiddle_offset;
-    // p = 0: unit twiddles.
-    radix4_unit(src, src + s * q4, src + 2 * s * q4, src + 3 * s * q4, dst, s);
-    tw += 6;
-    for (int p = 1; p < q4; ++p, tw += 6) {
-      const Lanes w1r = splat(tw[0]), w1i = splat(tw[1]);
-      const Lanes w2r = splat(tw[2]), w2i = splat(tw[3]);
-      const Lanes w3r = splat(tw[4]), w3i = splat(tw[5]);
-      const ComplexLanes* a_ = src + s * p;
-      const ComplexLanes* b_ = src + s * (p + q4);
-      const ComplexLanes* c_ = src + s * (p + 2 * q4);
-      const ComplexLanes* d_ = src + s * (p + 3 * q4);
-      ComplexLanes* y = dst + s * 4 * p;
-      for (int q = 0; q < s; ++q) butterfly4(a_[q], b_[q], c_[q], d_[q], w1r, w1i, w2r, w2i, w3r, w3i, y + q, s);
+  first_stage(frames, window, work);
+  // Depth first: the first level leaves four independent quarters; each goes through all the later
+  // levels while its m / 4 values sit in L1. The levels go two at a time where they can.
+  const int quarter = m / 4;
+  for (ComplexLanes* block = work; block < work + m; block += quarter) {
+    size_t stage = 1;
+    for (; stage + 1 < stages_.size(); stage += 2) {
+      const Stage& st = stages_[stage];
+      radix16_pass(block, quarter / st.n, st.n, twiddles_.data() + st.twiddle_offset,
+                   twiddles_.data() + stages_[stage + 1].twiddle_offset);
     }
-    std::swap(src, dst);
-  }
-  if (final_radix2_) {
-    const int s = final_stride_;
-    for (int q = 0; q < s; ++q) {
-      const ComplexLanes a = src[q], b = src[q + s];
-      dst[q].re = a.re + b.re;
-      dst[q].im = a.im + b.im;
-      dst[q + s].re = a.re - b.re;
-      dst[q + s].im = a.im - b.im;
+    if (stage < stages_.size()) {
+      const Stage& st = stages_[stage];
+      for (ComplexLanes* b = block; b < block + quarter; b += st.n) radix4_pass(b, st.n, twiddles_.data() + st.twiddle_offset);
     }
-    std::swap(src, dst);
+    if (final_radix2_) {
+      for (ComplexLanes* b = block; b < block + quarter; b += 2) {
+        const Pair u = load(b), v = load(b + 1);
+        store(b, u + v);
+        store(b + 1, u - v);
+      }
+    }
   }
+  const ComplexLanes* src = work;
+  const int* at = position_.data();  // Z[k] is src[at[k]]
   // Split step: X[k] = E + W^k O with E = (Z[k] + conj Z[m-k]) / 2, O = (Z[k] - conj Z[m-k]) / 2i;
   // bins k and m - k share E and O: X[m-k] = conj(E - W^k O). Bins 0 and m come from Z[0] alone.
   const Lanes half = splat(0.5);
-  const Lanes re0 = src[0].re, im0 = src[0].im;
+  Lanes re0, im0;
+  split_re_im(load(src + at[0]), re0, im0);
   out[0] = (re0 + im0) * (re0 + im0);
   out[m] = (re0 - im0) * (re0 - im0);
   for (int k = 1; k <= m / 2; ++k) {
-    const ComplexLanes zk = src[k], zc = src[m - k];
-    const Lanes er = (zk.re + zc.re) * half, ei = (zk.im - zc.im) * half;
-    const Lanes orr = (zk.im + zc.im) * half, oi = (zc.re - zk.re) * half;
+    Lanes zk_re, zk_im, zc_re, zc_im;
+    split_re_im(load(src + at[k]), zk_re, zk_im);
+    split_re_im(load(src + at[m - k]), zc_re, zc_im);
+    const Lanes er = (zk_re + zc_re) * half, ei = (zk_im - zc_im) * half;
+    const Lanes orr = (zk_im + zc_im) * half, oi = (zc_re - zk_re) * half;
     const Lanes wr = splat(split_[2 * k]), wi = splat(split_[2 * k + 1]);
     const Lanes tr = wr * orr - wi * oi, ti = wr * oi + wi * orr;
     const Lanes pr = er + tr, pi = ei + ti, mr = er - tr, mi = ei - ti;
@@ -192,12 +250,12 @@ void RealFFT::power_spectrum(const float* const* frames, const double* window, C
 void power_spectrum_rows(const float* x, int64_t frames, int n, double* out) {
   const RealFFT fft(n);
   const std::vector<double> ones(n, 1.0);
-  std::vector<ComplexLanes> a(n / 2), b(n / 2);
+  std::vector<ComplexLanes> work(n / 2);
   std::vector<Lanes> spectrum(n / 2 + 1);
   for (int64_t f0 = 0; f0 < frames; f0 += kLanes) {
     const float* rows[kLanes];
     for (int v = 0; v < kLanes; ++v) rows[v] = x + std::min<int64_t>(f0 + v, frames - 1) * n;
-    fft.power_spectrum(rows, ones.data(), a.data(), b.data(), spectrum.data());
+    fft.power_spectrum(rows, ones.data(), work.data(), spectrum.data());
     for (int v = 0; v < kLanes && f0 + v < frames; ++v)
       for (int k = 0; k <= n / 2; ++k) out[(f0 + v) * (n / 2 + 1) + k] = spectrum[k][v];
   }
