@@ -83,21 +83,46 @@ inline void load_pair(const float* const* frames, const double* window, int k, P
   z1 = widen(hi) * broadcast2(window + i + 2);
 }
 
-// In-place radix-4 decimation in frequency over a block of n values: butterfly p reads p + l n/4
-// (l = 0..3), twiddles tw (12 doubles per p), and writes its output l back to the same place.
-void radix4_pass(ComplexLanes* x, int n, const double* tw) {
+// The butterfly with unit twiddles (the last level, whose blocks are one butterfly long).
+inline void butterfly4_unit(Pair a, Pair b, Pair c, Pair d, Pair* y) {
+  const Pair j_sign = {-1, 1, -1, 1, -1, 1, -1, 1};
+  const Pair apc = a + c, amc = a - c, bpd = b + d;
+  const Pair jbmd = swap_re_im(b - d) * j_sign;
+  y[0] = apc + bpd;
+  y[1] = amc - jbmd;
+  y[2] = apc - bpd;
+  y[3] = amc + jbmd;
+}
+
+// In-place radix-4 decimation in frequency over each of the `blocks` consecutive blocks of n values
+// at x: butterfly p reads p + l n/4 (l = 0..3), twiddles tw (12 doubles per p), and writes its output
+// l back to the same place.
+void radix4_pass(ComplexLanes* x, int blocks, int n, const double* tw) {
   const int q4 = n / 4;
+  ComplexLanes* const end = x + blocks * n;
+  if (n == 4) {
+    for (ComplexLanes* b = x; b < end; b += 4) {
+      Pair y[4];
+      butterfly4_unit(load(b), load(b + 1), load(b + 2), load(b + 3), y);
+      for (int l = 0; l < 4; ++l) store(b + l, y[l]);
+    }
+    return;
+  }
   for (int p = 0; p < q4; ++p, tw += 12) {
     const Twiddle w[3] = {twiddle(tw), twiddle(tw + 4), twiddle(tw + 8)};
-    Pair y[4];
-    butterfly4(load(x + p), load(x + p + q4), load(x + p + 2 * q4), load(x + p + 3 * q4), w, y);
-    for (int l = 0; l < 4; ++l) store(x + p + l * q4, y[l]);
+    for (ComplexLanes* b = x + p; b < end; b += n) {
+      Pair y[4];
+      butterfly4(load(b), load(b + q4), load(b + 2 * q4), load(b + 3 * q4), w, y);
+      for (int l = 0; l < 4; ++l) store(b + l * q4, y[l]);
+    }
   }
 }
 
 // Two radix-4 levels in one pass over each of the `blocks` consecutive blocks of n values at x: level
-// one over the block (twiddles tw1), level two over its quarters (tw2). Level-one butterflies
-// p' + k n/16 (k = 0..3) feed butterfly p' of every quarter, so the 16 values stay in registers.
+// one over the block (twiddles tw1), level two over its quarters (tw2; units when n is 16). Level-one
+// butterflies p' + k n/16 (k = 0..3) feed butterfly p' of every quarter, so the 16 values stay in
+// registers.
+template <bool kUnitLevelTwo>
 void radix16_pass(ComplexLanes* x, int blocks, int n, const double* tw1, const double* tw2) {
   const int q4 = n / 4, q16 = n / 16;
   for (int pp = 0; pp < q16; ++pp) {
@@ -113,7 +138,8 @@ void radix16_pass(ComplexLanes* x, int blocks, int n, const double* tw1, const d
       }
       for (int j = 0; j < 4; ++j) {
         Pair v[4];
-        butterfly4(u[0][j], u[1][j], u[2][j], u[3][j], w2, v);
+        if (kUnitLevelTwo) butterfly4_unit(u[0][j], u[1][j], u[2][j], u[3][j], v);
+        else butterfly4(u[0][j], u[1][j], u[2][j], u[3][j], w2, v);
         for (int l = 0; l < 4; ++l) store(b + j * q4 + l * q16, v[l]);
       }
     }
@@ -190,11 +216,11 @@ RealFFT::RealFFT(int n) : n_(n) {
     for (int j = 0; j < r; ++j) self(self, base + j * (size / r), size / r, first + j * step, step * r);
   };
   place(place, 0, m, 0, 1);
-  split_.resize(2 * (m + 1));
+  split_.resize(4 * (m + 1));
   for (int k = 0; k <= m; ++k) {
     const double angle = -2 * kPi * k / n;
-    split_[2 * k] = std::cos(angle);
-    split_[2 * k + 1] = std::sin(angle);
+    const double w[4] = {std::cos(angle), std::cos(angle), -std::sin(angle), std::sin(angle)};
+    std::copy(w, w + 4, split_.begin() + 4 * k);
   }
 }
 
@@ -209,12 +235,14 @@ void RealFFT::power_spectrum(const float* const* frames, const double* window, C
     size_t stage = 1;
     for (; stage + 1 < stages_.size(); stage += 2) {
       const Stage& st = stages_[stage];
-      radix16_pass(block, quarter / st.n, st.n, twiddles_.data() + st.twiddle_offset,
-                   twiddles_.data() + stages_[stage + 1].twiddle_offset);
+      const double* tw1 = twiddles_.data() + st.twiddle_offset;
+      const double* tw2 = twiddles_.data() + stages_[stage + 1].twiddle_offset;
+      if (st.n == 16) radix16_pass<true>(block, quarter / 16, 16, tw1, tw2);
+      else radix16_pass<false>(block, quarter / st.n, st.n, tw1, tw2);
     }
     if (stage < stages_.size()) {
       const Stage& st = stages_[stage];
-      for (ComplexLanes* b = block; b < block + quarter; b += st.n) radix4_pass(b, st.n, twiddles_.data() + st.twiddle_offset);
+      radix4_pass(block, quarter / st.n, st.n, twiddles_.data() + st.twiddle_offset);
     }
     if (final_radix2_) {
       for (ComplexLanes* b = block; b < block + quarter; b += 2) {
@@ -228,22 +256,25 @@ void RealFFT::power_spectrum(const float* const* frames, const double* window, C
   const int* at = position_.data();  // Z[k] is src[at[k]]
   // Split step: X[k] = E + W^k O with E = (Z[k] + conj Z[m-k]) / 2, O = (Z[k] - conj Z[m-k]) / 2i;
   // bins k and m - k share E and O: X[m-k] = conj(E - W^k O). Bins 0 and m come from Z[0] alone.
-  const Lanes half = splat(0.5);
   Lanes re0, im0;
   split_re_im(load(src + at[0]), re0, im0);
   out[0] = (re0 + im0) * (re0 + im0);
   out[m] = (re0 - im0) * (re0 - im0);
+  const Pair half_conj = {0.5, -0.5, 0.5, -0.5, 0.5, -0.5, 0.5, -0.5};
+  const Pair conj = {1, -1, 1, -1, 1, -1, 1, -1};
   for (int k = 1; k <= m / 2; ++k) {
-    Lanes zk_re, zk_im, zc_re, zc_im;
-    split_re_im(load(src + at[k]), zk_re, zk_im);
-    split_re_im(load(src + at[m - k]), zc_re, zc_im);
-    const Lanes er = (zk_re + zc_re) * half, ei = (zk_im - zc_im) * half;
-    const Lanes orr = (zk_im + zc_im) * half, oi = (zc_re - zk_re) * half;
-    const Lanes wr = splat(split_[2 * k]), wi = splat(split_[2 * k + 1]);
-    const Lanes tr = wr * orr - wi * oi, ti = wr * oi + wi * orr;
-    const Lanes pr = er + tr, pi = ei + ti, mr = er - tr, mi = ei - ti;
-    out[k] = pr * pr + pi * pi;
-    out[m - k] = mr * mr + mi * mi;
+    const Pair zk = load(src + at[k]), zc = load(src + at[m - k]);
+    const Pair e = zk * 0.5 + zc * half_conj;
+    const Pair o = swap_re_im(zk - zc * conj) * half_conj;  // -i (Z[k] - conj Z[m-k]) / 2
+    const Pair t = cmul(o, twiddle(split_.data() + 4 * k));
+    const Pair p = e + t, q = e - t;
+    const Pair pp = p * p, qq = q * q;
+    // |X[k]|^2 and |X[m-k]|^2 of frames 0, 2, 1, 3, side by side, then in frame order 0..3 each
+    const Pair power = __builtin_shuffle(pp, qq, PairInt{0, 8, 2, 10, 4, 12, 6, 14}) +
+                       __builtin_shuffle(pp, qq, PairInt{1, 9, 3, 11, 5, 13, 7, 15});
+    const Pair ordered = __builtin_shuffle(power, PairInt{0, 4, 2, 6, 1, 5, 3, 7});
+    out[k] = __builtin_shufflevector(ordered, ordered, 0, 1, 2, 3);
+    out[m - k] = __builtin_shufflevector(ordered, ordered, 4, 5, 6, 7);
   }
 }
 

@@ -49,7 +49,7 @@ class RealFFT {
   bool final_radix2_ = false;
   std::vector<int> position_;     // where the complex transform leaves bin k
   std::vector<double> twiddles_;  // per stage, per p, for w1, w2, w3: re, re, -im, im
-  std::vector<double> split_;     // split step: cos, sin of 2 pi k / n for k = 0 .. n/2
+  std::vector<double> split_;     // split step: W^k = exp(-2 pi i k / n), k = 0 .. n/2, as re, re, -im, im
 };
 
 // |rfft(x)|^2 of `frames` rows of n samples (row-major), no window, into out (frames x (n/2 + 1)).
