@@ -35,8 +35,8 @@ struct PaddedFilters {
 
 struct MelTables {
   explicit MelTables(const MelConfig& c)
-      : window(analysis_window(c)), fft(c.n_fft), filters(mel_filterbank(c)), padded(filters) {}
-  std::vector<double> window;
+      : half_window(RealFFT::halve(analysis_window(c))), fft(c.n_fft), filters(mel_filterbank(c)), padded(filters) {}
+  std::vector<double> half_window;
   RealFFT fft;
   std::vector<MelFilter> filters;
   PaddedFilters padded;
@@ -176,12 +176,12 @@ MelFrontend::~MelFrontend() = default;
 
 void MelFrontend::compute_frames(const float* data, int64_t data_start, int64_t n_known, bool finished,
                                  int64_t first, int64_t count, float* out, int64_t stride_mel,
-                                 int64_t stride_frame) const {
+                                 int64_t stride_frame, bool check) const {
   const MelConfig& c = config_;
   const int n_fft = c.n_fft, half = n_fft / 2, n_freqs = c.n_freqs();
   const int64_t pad = c.center ? half : 0;
   const bool reflect = c.pad_mode == "reflect";
-  const double* win = tables_->window.data();
+  const double* win = tables_->half_window.data();
   const bool db = c.log == "db";
   const float amin32 = static_cast<float>(c.amin);
   const bool float_db = db && c.amin >= std::numeric_limits<float>::min();
@@ -196,6 +196,7 @@ void MelFrontend::compute_frames(const float* data, int64_t data_start, int64_t 
   // whole cache line at a time rather than kLanes values at a time.
   constexpr int kTile = 16;
   std::vector<float> tile(static_cast<size_t>(c.n_mels) * kTile);
+  int64_t checked_to = data_start;
   for (int64_t t0 = first; t0 < first + count; t0 += kLanes) {
     const int valid = static_cast<int>(std::min<int64_t>(kLanes, first + count - t0));
     const int tile_col = static_cast<int>((t0 - first) % kTile);
@@ -213,6 +214,11 @@ void MelFrontend::compute_frames(const float* data, int64_t data_start, int64_t 
         else e[i] = data[(finished ? reflect_index(j, n_known) : -j) - data_start];
       }
       frame_ptr[v] = e;
+    }
+    if (check) {  // the samples up to this block's last frame, while they are on their way to the cache
+      const int64_t end = std::min(n_known, (t0 + valid - 1) * c.hop_length - pad + n_fft);
+      if (end > checked_to) check_finite(data + (checked_to - data_start), end - checked_to, checked_to);
+      checked_to = std::max(checked_to, end);
     }
     // The next block's new samples, fetched while this block computes.
     {
@@ -282,16 +288,19 @@ void MelFrontend::compute_frames(const float* data, int64_t data_start, int64_t 
       }
     }
   }
+  if (check && checked_to < n_known)  // the samples after the last frame
+    check_finite(data + (checked_to - data_start), n_known - checked_to, checked_to);
 }
 
 void MelFrontend::compute(const float* samples, int64_t n, float* out) const {
   if (n <= 0) throw AudioError("empty audio: no samples to compute a mel spectrogram from");
-  check_finite(samples, n);
-  if (!config_.center && n < config_.n_fft)
+  if (!config_.center && n < config_.n_fft) {
+    check_finite(samples, n);
     throw ParameterError("n_fft=" + std::to_string(config_.n_fft) + " is too large for a signal of " +
                          std::to_string(n) + " samples with center=False");
+  }
   const int64_t frames = config_.num_frames(n);
-  compute_frames(samples, 0, n, true, 0, frames, out, frames, 1);
+  compute_frames(samples, 0, n, true, 0, frames, out, frames, 1, /*check=*/true);
 }
 
 void MelFrontend::accept_waveform(const float* samples, int64_t n) {

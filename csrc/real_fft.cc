@@ -176,6 +176,11 @@ void RealFFT::first_stage(const float* const* frames, const double* window, Comp
   }
 }
 
+std::vector<double> RealFFT::halve(std::vector<double> window) {
+  for (double& w : window) w *= 0.5;
+  return window;
+}
+
 const char* simd_level() {
 #if defined(__AVX512F__)
   return "avx512";
@@ -219,7 +224,8 @@ RealFFT::RealFFT(int n) : n_(n) {
   split_.resize(4 * (m + 1));
   for (int k = 0; k <= m; ++k) {
     const double angle = -2 * kPi * k / n;
-    const double w[4] = {std::cos(angle), std::cos(angle), -std::sin(angle), std::sin(angle)};
+    // -i W^k, the split step's factor
+    const double w[4] = {std::sin(angle), std::sin(angle), std::cos(angle), -std::cos(angle)};
     std::copy(w, w + 4, split_.begin() + 4 * k);
   }
 }
@@ -258,15 +264,15 @@ void RealFFT::power_spectrum(const float* const* frames, const double* window, C
   // bins k and m - k share E and O: X[m-k] = conj(E - W^k O). Bins 0 and m come from Z[0] alone.
   Lanes re0, im0;
   split_re_im(load(src + at[0]), re0, im0);
-  out[0] = (re0 + im0) * (re0 + im0);
-  out[m] = (re0 - im0) * (re0 - im0);
-  const Pair half_conj = {0.5, -0.5, 0.5, -0.5, 0.5, -0.5, 0.5, -0.5};
+  const Lanes dc = 2.0 * (re0 + im0), nyquist = 2.0 * (re0 - im0);
+  out[0] = dc * dc;
+  out[m] = nyquist * nyquist;
+  // The window was halved, so z holds Z / 2: E = z[k] + conj z[m-k] and W^k O = -i W^k (z[k] - conj z[m-k]).
   const Pair conj = {1, -1, 1, -1, 1, -1, 1, -1};
   for (int k = 1; k <= m / 2; ++k) {
     const Pair zk = load(src + at[k]), zc = load(src + at[m - k]);
-    const Pair e = zk * 0.5 + zc * half_conj;
-    const Pair o = swap_re_im(zk - zc * conj) * half_conj;  // -i (Z[k] - conj Z[m-k]) / 2
-    const Pair t = cmul(o, twiddle(split_.data() + 4 * k));
+    const Pair e = zk + zc * conj;
+    const Pair t = cmul(zk - zc * conj, twiddle(split_.data() + 4 * k));
     const Pair p = e + t, q = e - t;
     const Pair pp = p * p, qq = q * q;
     // |X[k]|^2 and |X[m-k]|^2 of frames 0, 2, 1, 3, side by side, then in frame order 0..3 each
@@ -280,13 +286,13 @@ void RealFFT::power_spectrum(const float* const* frames, const double* window, C
 
 void power_spectrum_rows(const float* x, int64_t frames, int n, double* out) {
   const RealFFT fft(n);
-  const std::vector<double> ones(n, 1.0);
+  const std::vector<double> window = RealFFT::halve(std::vector<double>(n, 1.0));
   std::vector<ComplexLanes> work(n / 2);
   std::vector<Lanes> spectrum(n / 2 + 1);
   for (int64_t f0 = 0; f0 < frames; f0 += kLanes) {
     const float* rows[kLanes];
     for (int v = 0; v < kLanes; ++v) rows[v] = x + std::min<int64_t>(f0 + v, frames - 1) * n;
-    fft.power_spectrum(rows, ones.data(), work.data(), spectrum.data());
+    fft.power_spectrum(rows, window.data(), work.data(), spectrum.data());
     for (int v = 0; v < kLanes && f0 + v < frames; ++v)
       for (int k = 0; k <= n / 2; ++k) out[(f0 + v) * (n / 2 + 1) + k] = spectrum[k][v];
   }

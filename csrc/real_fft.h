@@ -31,11 +31,13 @@ class RealFFT {
 
   int size() const { return n_; }
 
-  // frames: kLanes pointers to n float samples each (one frame per lane); window: n weights.
+  // frames: kLanes pointers to n float samples each (one frame per lane); half_window: the n weights
+  // of the window, halved by halve() (exact in binary; it saves the split step its factors 1/2).
   // out: |X[k]|^2 of the windowed frames for k = 0 .. n/2, one frame per lane (n/2 + 1 entries).
   // work: n / 2 entries of scratch.
   // The windowing and the packing z[k] = x[2k] + i x[2k+1] are fused into the first FFT pass.
-  void power_spectrum(const float* const* frames, const double* window, ComplexLanes* work, Lanes* out) const;
+  void power_spectrum(const float* const* frames, const double* half_window, ComplexLanes* work, Lanes* out) const;
+  static std::vector<double> halve(std::vector<double> window);
 
  private:
   void first_stage(const float* const* frames, const double* window, ComplexLanes* dst) const;
@@ -49,7 +51,7 @@ class RealFFT {
   bool final_radix2_ = false;
   std::vector<int> position_;     // where the complex transform leaves bin k
   std::vector<double> twiddles_;  // per stage, per p, for w1, w2, w3: re, re, -im, im
-  std::vector<double> split_;     // split step: W^k = exp(-2 pi i k / n), k = 0 .. n/2, as re, re, -im, im
+  std::vector<double> split_;     // split step: -i W^k, W = exp(-2 pi i / n), k = 0 .. n/2, as re, re, -im, im
 };
 
 // |rfft(x)|^2 of `frames` rows of n samples (row-major), no window, into out (frames x (n/2 + 1)).

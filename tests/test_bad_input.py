@@ -38,6 +38,30 @@ def test_compute_refuses(name, y, error, match):
             validate_audio(np.asarray(y) if name != "list" else y)
 
 
+FRAMINGS = [
+    FrontendConfig.preset("melon16k"),
+    FrontendConfig(n_fft=256, hop_length=64, n_mels=16, center=True, pad_mode="reflect"),
+    # frames with gaps between them, and samples after the last frame
+    FrontendConfig(n_fft=256, hop_length=700, n_mels=16, center=False),
+]
+
+
+@pytest.mark.parametrize("config", FRAMINGS, ids=["melon16k", "reflect", "gaps"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_compute_names_the_first_bad_sample_wherever_it_is(config, bad):
+    """compute() checks its input block by block as it goes: the first bad sample is named, whether
+    it is at the start, deep inside, between two frames, or after the last frame."""
+    n = 50_000
+    y = np.random.default_rng(1).standard_normal(n).astype(np.float32)
+    word = "NaN" if np.isnan(bad) else "Inf"
+    for index in (0, 1, 25_600, n - 300, n - 1):  # 25_600: between two frames of "gaps"
+        z = y.copy()
+        z[index] = bad
+        z[min(index + 5, n - 1)] = bad  # a later one is not the one named
+        with pytest.raises(AudioError, match=f"{word} at sample {index}$"):
+            MelFrontend(config).compute(z)
+
+
 def test_stream_survives_a_bad_chunk():
     fe = MelFrontend(FrontendConfig(n_fft=256, hop_length=128, n_mels=16))
     good = np.random.default_rng(0).standard_normal(4000).astype(np.float32)
