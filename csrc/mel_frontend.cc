@@ -46,8 +46,9 @@ namespace {
 
 inline Lanes splat(double v) { return Lanes{} + v; }
 
-// Two mel bins of four frames: the width of the logarithm's vectors.
+// Two mel (or FFT) bins of four frames: the width of the logarithm's and the filters' vectors.
 typedef double Lanes8 __attribute__((vector_size(64)));
+typedef double Lanes4 __attribute__((vector_size(32)));
 typedef int64_t Lanes8Int __attribute__((vector_size(64)));
 
 // 1 / x to about 4e-9: AVX-512's 14-bit estimate and one Newton step, which costs less than a division.
@@ -197,6 +198,10 @@ void MelFrontend::compute_frames(const float* data, int64_t data_start, int64_t 
   constexpr int kTile = 16;
   std::vector<float> tile(static_cast<size_t>(c.n_mels) * kTile);
   int64_t checked_to = data_start;
+  const bool gapless = c.hop_length <= n_fft;
+  auto block_end_of = [&](int64_t t0) {  // one past the last sample the block of frames t0 .. reads
+    return std::min(n_known, (std::min(t0 + kLanes, first + count) - 1) * c.hop_length - pad + n_fft);
+  };
   for (int64_t t0 = first; t0 < first + count; t0 += kLanes) {
     const int valid = static_cast<int>(std::min<int64_t>(kLanes, first + count - t0));
     const int tile_col = static_cast<int>((t0 - first) % kTile);
@@ -215,11 +220,12 @@ void MelFrontend::compute_frames(const float* data, int64_t data_start, int64_t 
       }
       frame_ptr[v] = e;
     }
-    if (check) {  // the samples up to this block's last frame, while they are on their way to the cache
-      const int64_t end = std::min(n_known, (t0 + valid - 1) * c.hop_length - pad + n_fft);
-      if (end > checked_to) check_finite(data + (checked_to - data_start), end - checked_to, checked_to);
-      checked_to = std::max(checked_to, end);
-    }
+    // check: a NaN or Inf in a frame shows in its DC bin, the sum of its windowed samples (a zero weight
+    // gives NaN too); samples that no frame reads (hop > n_fft leaves gaps) are scanned here.
+    const int64_t block_start = gapless ? std::max<int64_t>(0, t0 * c.hop_length - pad) : block_end_of(t0);
+    const int64_t block_end = block_end_of(t0);
+    if (check && block_start > checked_to)
+      check_finite(data + (checked_to - data_start), block_start - checked_to, checked_to);
     // The next block's new samples, fetched while this block computes.
     {
       const int64_t from = std::max<int64_t>((t0 + kLanes) * c.hop_length - pad, data_start);
@@ -227,6 +233,16 @@ void MelFrontend::compute_frames(const float* data, int64_t data_start, int64_t 
       for (int64_t j = from; j < to; j += 16) __builtin_prefetch(data + (j - data_start));
     }
     tables_->fft.power_spectrum(frame_ptr, win, work.data(), spectrum.data());
+    if (check) {
+      const Lanes dc = spectrum[0] - spectrum[0];  // 0, or NaN for a frame with NaN or Inf
+      bool finite = true;
+      for (int v = 0; v < kLanes; ++v) finite = finite && dc[v] == 0.0;
+      if (!finite) {  // the scan names the first bad sample
+        check_finite(data + (checked_to - data_start), block_end - checked_to, checked_to);
+        throw AudioError("audio contains NaN or Inf");
+      }
+      checked_to = std::max(checked_to, block_end);
+    }
     if (c.power != 2.0) {
       for (int k = 0; k < n_freqs; ++k)
         for (int v = 0; v < kLanes; ++v)
@@ -237,14 +253,19 @@ void MelFrontend::compute_frames(const float* data, int64_t data_start, int64_t 
       const Lanes* s = spectrum.data() + bank.first_bin[m];
       const double* w = bank.weights.data() + bank.offset[m];
       const int width = bank.offset[m + 1] - bank.offset[m];
-      Lanes acc0 = splat(0.0), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+      // two sums, each over two bins at once: [bin k of the 4 frames | bin k + 1 of the 4 frames]
+      Lanes8 acc0{}, acc1{};
       for (int k = 0; k < width; k += 4) {
-        acc0 += w[k] * s[k];
-        acc1 += w[k + 1] * s[k + 1];
-        acc2 += w[k + 2] * s[k + 2];
-        acc3 += w[k + 3] * s[k + 3];
+        Lanes4 w4;
+        Lanes8 s01, s23;
+        std::memcpy(&w4, w + k, sizeof w4);
+        std::memcpy(&s01, s + k, sizeof s01);
+        std::memcpy(&s23, s + k + 2, sizeof s23);
+        acc0 += __builtin_shufflevector(w4, w4, 0, 0, 0, 0, 1, 1, 1, 1) * s01;
+        acc1 += __builtin_shufflevector(w4, w4, 2, 2, 2, 2, 3, 3, 3, 3) * s23;
       }
-      mel[m] = (acc0 + acc1) + (acc2 + acc3);
+      const Lanes8 acc = acc0 + acc1;
+      mel[m] = __builtin_shufflevector(acc, acc, 0, 1, 2, 3) + __builtin_shufflevector(acc, acc, 4, 5, 6, 7);
     }
     // A separate pass, so that the independent logarithms overlap: four mel bins at a time in float32,
     // the output's precision, when amin is a normal float; the rest, and any group with a power too

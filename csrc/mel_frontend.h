@@ -49,7 +49,7 @@ class MelFrontend {
 
  private:
   // check: throw AudioError on the first NaN/Inf among samples data_start .. n_known (compute() checks
-  // its input block by block this way, while the samples are in cache; streams check on accept).
+  // its input this way, block by block, mostly from the frames' DC bins; streams check on accept).
   void compute_frames(const float* data, int64_t data_start, int64_t n_known, bool finished, int64_t first,
                       int64_t count, float* out, int64_t stride_mel, int64_t stride_frame, bool check = false) const;
   void advance_stream();
