@@ -268,24 +268,24 @@ void MelFrontend::compute_frames(const float* data, int64_t data_start, int64_t 
       mel[m] = __builtin_shufflevector(acc, acc, 0, 1, 2, 3) + __builtin_shufflevector(acc, acc, 4, 5, 6, 7);
     }
     // A separate pass, so that the independent logarithms overlap: four mel bins at a time in float32,
-    // the output's precision, when amin is a normal float; the rest, and any group with a power too
-    // large for a float, in double.
+    // the output's precision, when amin is a normal float; the rest in double, and the whole block
+    // when one of its powers is too large for a float.
     int m = 0;
     if (float_db) {
+      Float16 overflow{};  // stays 0 unless some power became Inf as a float
       for (; m + 4 <= c.n_mels; m += 4) {
         Lanes8 lo, hi;
         std::memcpy(&lo, mel.data() + m, sizeof lo);
         std::memcpy(&hi, mel.data() + m + 2, sizeof hi);
         const Float8 lo32 = __builtin_convertvector(lo, Float8), hi32 = __builtin_convertvector(hi, Float8);
         Float16 x = __builtin_shufflevector(lo32, hi32, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        const Float16 zero = x - x;  // 0, or NaN where x is Inf or NaN
-        bool finite = true;
-        for (int i = 0; i < 16; ++i) finite = finite && zero[i] == 0.0f;
-        if (!finite) break;
+        overflow += x - x;
         x = x > amin32 ? x : Float16{} + amin32;
         const Float16 value = power_to_db(x);
         for (int i = 0; i < 4; ++i) std::memcpy(tile.data() + (m + i) * kTile + tile_col, &value[4 * i], 4 * sizeof(float));
       }
+      for (int i = 0; i < 16; ++i)
+        if (overflow[i] != 0.0f) m = 0;  // NaN compares unequal
     }
     for (; m < c.n_mels; m += 2) {
       Lanes8 value{};
@@ -303,7 +303,12 @@ void MelFrontend::compute_frames(const float* data, int64_t data_start, int64_t 
       for (int m = 0; m < c.n_mels; ++m) {
         float* o = out + m * stride_mel + col0 * stride_frame;
         const float* row = tile.data() + m * kTile;
-        if (stride_frame == 1 && filled == kTile) std::memcpy(o, row, kTile * sizeof(float));  // inlined
+        if (stride_frame == 1 && filled == kTile) {
+          std::memcpy(o, row, kTile * sizeof(float));  // inlined
+          // the next tile's place in the row, so that its cache lines are on their way
+          __builtin_prefetch(o + kTile, 1);
+          __builtin_prefetch(o + 2 * kTile - 1, 1);
+        }
         else if (stride_frame == 1) std::memcpy(o, row, filled * sizeof(float));
         else for (int j = 0; j < filled; ++j) o[j * stride_frame] = row[j];
       }

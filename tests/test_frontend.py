@@ -70,6 +70,19 @@ def test_matches_librosa_on_seeded_signal(settings):
     assert_matches_librosa(MelFrontend(cfg).compute(y), librosa_mel(y, cfg), cfg)
 
 
+@pytest.mark.parametrize("amin", [1e-10, 1e-300])
+def test_db_beyond_float32_range(amin):
+    """Powers above float32's range (the dB logarithm runs in float32 where it can) and an amin below
+    it still match librosa's float64 result."""
+    cfg = FrontendConfig.preset("melon16k").replace(amin=amin)
+    y = seeded_signal(cfg.sample_rate, 2.0, seed=3)
+    y[: len(y) // 2] *= 1e19  # powers near 1e44 in the first half, ordinary ones after it
+    y[-4000:] = 0.0  # and digital silence at the end: powers below amin
+    ref = librosa_mel(y, cfg)
+    assert ref.max() > 10 * np.log10(np.finfo(np.float32).max) + 5
+    assert_matches_librosa(MelFrontend(cfg).compute(y), ref, cfg)
+
+
 @pytest.mark.parametrize("preset", ["melon16k", "gtzan22k"])
 @pytest.mark.parametrize("path", real_music_files(), ids=lambda p: p.name[:30])
 def test_matches_librosa_on_real_music(preset, path):
