@@ -7,7 +7,7 @@
 #include <mutex>
 #include <string>
 
-#if defined(__AVX512F__)
+#if defined(__AVX__)
 #include <immintrin.h>
 #endif
 
@@ -29,6 +29,24 @@ struct PaddedFilters {
     }
     offset.push_back(static_cast<int>(weights.size()));
   }
+  // mel[m] = sum over k of the weights of filter m times spectrum[first_bin[m] + k]; spectrum needs
+  // kUnroll - 1 zeros after its last bin. Out of line: inlined into compute_frames, its sums were
+  // kept on the stack in some builds.
+  __attribute__((noinline)) void apply(const Lanes* spectrum, Lanes* mel) const {
+    for (size_t m = 0; m + 1 < offset.size(); ++m) {
+      const Lanes* s = spectrum + first_bin[m];
+      const double* w = weights.data() + offset[m];
+      const int width = offset[m + 1] - offset[m];
+      Lanes acc0{}, acc1{}, acc2{}, acc3{};
+      for (int k = 0; k < width; k += kUnroll) {
+        acc0 += w[k] * s[k];
+        acc1 += w[k + 1] * s[k + 1];
+        acc2 += w[k + 2] * s[k + 2];
+        acc3 += w[k + 3] * s[k + 3];
+      }
+      mel[m] = (acc0 + acc1) + (acc2 + acc3);
+    }
+  }
   std::vector<int> first_bin, offset;  // filter m: weights[offset[m] .. offset[m + 1])
   std::vector<double> weights;
 };
@@ -44,68 +62,58 @@ struct MelTables {
 
 namespace {
 
-inline Lanes splat(double v) { return Lanes{} + v; }
+MUSICEDGE_INLINE Lanes splat(double v) { return Lanes{} + v; }
 
-// Two mel (or FFT) bins of four frames: the width of the logarithm's and the filters' vectors.
-typedef double Lanes8 __attribute__((vector_size(64)));
-typedef double Lanes4 __attribute__((vector_size(32)));
-typedef int64_t Lanes8Int __attribute__((vector_size(64)));
+typedef int64_t LanesInt __attribute__((vector_size(32)));
+typedef float Float4 __attribute__((vector_size(16)));
 
-// 1 / x to about 4e-9: AVX-512's 14-bit estimate and one Newton step, which costs less than a division.
-inline Lanes8 reciprocal(Lanes8 x) {
+// The logarithm works on the widest vectors the build has (wider generic vectors would be split in
+// halves, and GCC lowers their selects poorly).
 #if defined(__AVX512F__)
-  const Lanes8 r = (Lanes8)_mm512_maskz_rcp14_pd(0xFF, (__m512d)x);
-  return r * (2.0 - x * r);
+constexpr int kFloats = 16;
 #else
-  return 1.0 / x;
+constexpr int kFloats = 8;
 #endif
-}
+typedef float Floats __attribute__((vector_size(4 * kFloats)));
+typedef int32_t FloatsInt __attribute__((vector_size(4 * kFloats)));
 
-// 10 log10(x) for x >= DBL_MIN, to about 1e-8 dB: x = 2^e m with m in [sqrt(1/2), sqrt(2)),
-// log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, six terms of the atanh series.
-inline Lanes8 power_to_db(Lanes8 x) {
-  const Lanes8Int bits = (Lanes8Int)x;  // vector casts reinterpret the bits
-  Lanes8Int exponent = ((bits >> 52) & 0x7FF) - 1023;
-  Lanes8Int mant_bits = (bits & 0x000FFFFFFFFFFFFFLL) | 0x3FF0000000000000LL;
-  Lanes8 m = (Lanes8)mant_bits;
-  const auto big = m > 1.4142135623730951;
-  m = big ? m * 0.5 : m;
-  exponent = big ? exponent + 1 : exponent;
-  const Lanes8 s = (m - 1.0) * reciprocal(m + 1.0);
-  const Lanes8 s2 = s * s;
-  const Lanes8 series = s * (2.0 + s2 * (2.0 / 3 + s2 * (2.0 / 5 + s2 * (2.0 / 7 + s2 * (2.0 / 9 + s2 * (2.0 / 11))))));
-  const Lanes8 ln = series + __builtin_convertvector(exponent, Lanes8) * 0.69314718055994531;
-  return ln * (10.0 / 2.302585092994046);
-}
-
-// Four mel bins of four frames in float32, the output's precision.
-typedef float Float16 __attribute__((vector_size(64)));
-typedef int32_t Float16Int __attribute__((vector_size(64)));
-typedef float Float8 __attribute__((vector_size(32)));
-
-inline Float16 reciprocal(Float16 x) {
+// 1 / x to float precision: the hardware's estimate and one Newton step, cheaper than a division.
+MUSICEDGE_INLINE Floats reciprocal(Floats x) {
 #if defined(__AVX512F__)
-  const Float16 r = (Float16)_mm512_maskz_rcp14_ps(0xFFFF, (__m512)x);
+  const Floats r = (Floats)_mm512_maskz_rcp14_ps(0xFFFF, (__m512)x);
+#elif defined(__AVX__)
+  const Floats r = (Floats)_mm256_rcp_ps((__m256)x);
+#else
+  const Floats r = 1.0f / x;
+#endif
   return r * (2.0f - x * r);
-#else
-  return 1.0f / x;
-#endif
 }
 
-// 10 log10(x) for normal float32 x, to about 1e-6 relative (1e-5 dB at -100 dB): the double version's
-// method with four terms of the series, on twice as many lanes.
-inline Float16 power_to_db(Float16 x) {
-  const Float16Int bits = (Float16Int)x;
-  Float16Int exponent = ((bits >> 23) & 0xFF) - 127;
-  Float16 m = (Float16)((bits & 0x007FFFFF) | 0x3F800000);
-  const auto big = m > 1.41421356f;
-  m = big ? m * 0.5f : m;
-  exponent = big ? exponent + 1 : exponent;
-  const Float16 s = (m - 1.0f) * reciprocal(m + 1.0f);
-  const Float16 s2 = s * s;
-  const Float16 series = s * (2.0f + s2 * (2.0f / 3 + s2 * (2.0f / 5 + s2 * (2.0f / 7 + s2 * (2.0f / 9)))));
-  const Float16 ln = series + __builtin_convertvector(exponent, Float16) * 0.693147181f;
+// 10 log10(x) for normal float32 x, to about 1e-6 relative (1e-5 dB at -100 dB): x = 2^e m with m in
+// [sqrt(1/2), sqrt(2)) (found from the bits, without a select), log m = 2 atanh(s) with
+// s = (m - 1) / (m + 1), |s| < 0.172, five terms of the series.
+MUSICEDGE_INLINE Floats power_to_db(Floats x) {
+  const FloatsInt shifted = (FloatsInt)x - 0x3F3504F3;  // the bits of sqrt(1/2)
+  const FloatsInt exponent = shifted >> 23;
+  const Floats m = (Floats)((shifted & 0x007FFFFF) + 0x3F3504F3);
+  const Floats s = (m - 1.0f) * reciprocal(m + 1.0f);
+  const Floats s2 = s * s;
+  const Floats series = s * (2.0f + s2 * (2.0f / 3 + s2 * (2.0f / 5 + s2 * (2.0f / 7 + s2 * (2.0f / 9)))));
+  const Floats ln = series + __builtin_convertvector(exponent, Floats) * 0.693147181f;
   return ln * (10.0f / 2.30258509f);
+}
+
+// The same in double, for powers beyond float32's range or an amin below it: x >= DBL_MIN, to about
+// 1e-9 dB, six terms.
+MUSICEDGE_INLINE Lanes power_to_db(Lanes x) {
+  const LanesInt shifted = (LanesInt)x - 0x3FE6A09E667F3BCDLL;  // the bits of sqrt(1/2)
+  const LanesInt exponent = shifted >> 52;
+  const Lanes m = (Lanes)((shifted & 0x000FFFFFFFFFFFFFLL) + 0x3FE6A09E667F3BCDLL);
+  const Lanes s = (m - 1.0) / (m + 1.0);
+  const Lanes s2 = s * s;
+  const Lanes series = s * (2.0 + s2 * (2.0 / 3 + s2 * (2.0 / 5 + s2 * (2.0 / 7 + s2 * (2.0 / 9 + s2 * (2.0 / 11))))));
+  const Lanes ln = series + __builtin_convertvector(exponent, Lanes) * 0.69314718055994531;
+  return ln * (10.0 / 2.302585092994046);
 }
 
 // numpy.pad(mode="reflect") index for any position j of a signal of n samples.
@@ -190,6 +198,7 @@ void MelFrontend::compute_frames(const float* data, int64_t data_start, int64_t 
   std::vector<ComplexLanes> work(half);
   // zeros after the last bin for the filters' padding
   std::vector<Lanes> spectrum(n_freqs + PaddedFilters::kUnroll), mel(c.n_mels);
+  std::vector<float> mel32(4 * static_cast<size_t>(c.n_mels));
   std::vector<float> edge(static_cast<size_t>(kLanes) * n_fft);  // padded copies of frames at the edges
   const float* frame_ptr[kLanes];
 
@@ -248,54 +257,32 @@ void MelFrontend::compute_frames(const float* data, int64_t data_start, int64_t 
         for (int v = 0; v < kLanes; ++v)
           spectrum[k][v] = c.power == 1.0 ? std::sqrt(spectrum[k][v]) : std::pow(spectrum[k][v], c.power / 2);
     }
-    const PaddedFilters& bank = tables_->padded;
-    for (int m = 0; m < c.n_mels; ++m) {
-      const Lanes* s = spectrum.data() + bank.first_bin[m];
-      const double* w = bank.weights.data() + bank.offset[m];
-      const int width = bank.offset[m + 1] - bank.offset[m];
-      // two sums, each over two bins at once: [bin k of the 4 frames | bin k + 1 of the 4 frames]
-      Lanes8 acc0{}, acc1{};
-      for (int k = 0; k < width; k += 4) {
-        Lanes4 w4;
-        Lanes8 s01, s23;
-        std::memcpy(&w4, w + k, sizeof w4);
-        std::memcpy(&s01, s + k, sizeof s01);
-        std::memcpy(&s23, s + k + 2, sizeof s23);
-        acc0 += __builtin_shufflevector(w4, w4, 0, 0, 0, 0, 1, 1, 1, 1) * s01;
-        acc1 += __builtin_shufflevector(w4, w4, 2, 2, 2, 2, 3, 3, 3, 3) * s23;
-      }
-      const Lanes8 acc = acc0 + acc1;
-      mel[m] = __builtin_shufflevector(acc, acc, 0, 1, 2, 3) + __builtin_shufflevector(acc, acc, 4, 5, 6, 7);
-    }
-    // A separate pass, so that the independent logarithms overlap: four mel bins at a time in float32,
-    // the output's precision, when amin is a normal float; the rest in double, and the whole block
-    // when one of its powers is too large for a float.
+    tables_->padded.apply(spectrum.data(), mel.data());
+    // A separate pass, so that the independent logarithms overlap: in float32, the output's precision,
+    // kFloats / 4 mel bins at a time when amin is a normal float; in double for the rest, and for the
+    // whole block when one of its powers is too large for a float.
     int m = 0;
     if (float_db) {
-      Float16 overflow{};  // stays 0 unless some power became Inf as a float
-      for (; m + 4 <= c.n_mels; m += 4) {
-        Lanes8 lo, hi;
-        std::memcpy(&lo, mel.data() + m, sizeof lo);
-        std::memcpy(&hi, mel.data() + m + 2, sizeof hi);
-        const Float8 lo32 = __builtin_convertvector(lo, Float8), hi32 = __builtin_convertvector(hi, Float8);
-        Float16 x = __builtin_shufflevector(lo32, hi32, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        overflow += x - x;
-        x = x > amin32 ? x : Float16{} + amin32;
-        const Float16 value = power_to_db(x);
-        for (int i = 0; i < 4; ++i) std::memcpy(tile.data() + (m + i) * kTile + tile_col, &value[4 * i], 4 * sizeof(float));
+      for (int b = 0; b < c.n_mels; ++b) {
+        const Float4 f = __builtin_convertvector(mel[b], Float4);
+        std::memcpy(mel32.data() + 4 * b, &f, sizeof f);
       }
-      for (int i = 0; i < 16; ++i)
+      Floats overflow{};  // stays 0 unless some power became Inf as a float
+      for (; m + kFloats / 4 <= c.n_mels; m += kFloats / 4) {
+        Floats x;
+        std::memcpy(&x, mel32.data() + 4 * m, sizeof x);
+        overflow += x - x;
+        const Floats value = power_to_db(x > amin32 ? x : Floats{} + amin32);
+        for (int i = 0; i < kFloats / 4; ++i)
+          std::memcpy(tile.data() + (m + i) * kTile + tile_col, &value[4 * i], sizeof(Float4));
+      }
+      for (int i = 0; i < kFloats; ++i)
         if (overflow[i] != 0.0f) m = 0;  // NaN compares unequal
     }
-    for (; m < c.n_mels; m += 2) {
-      Lanes8 value{};
-      const int count = std::min(2, c.n_mels - m);
-      std::memcpy(&value, mel.data() + m, count * sizeof(Lanes));
-      if (db) value = power_to_db(value > c.amin ? value : Lanes8{} + c.amin);
-      for (int i = 0; i < count; ++i) {
-        float* cell = tile.data() + (m + i) * kTile + tile_col;
-        for (int v = 0; v < kLanes; ++v) cell[v] = static_cast<float>(value[i * kLanes + v]);
-      }
+    for (; m < c.n_mels; ++m) {
+      const Lanes value = db ? power_to_db(mel[m] > c.amin ? mel[m] : splat(c.amin)) : mel[m];
+      const Float4 f = __builtin_convertvector(value, Float4);
+      std::memcpy(tile.data() + m * kTile + tile_col, &f, sizeof f);
     }
     const int filled = tile_col + valid;
     if (filled == kTile || t0 + valid == first + count) {

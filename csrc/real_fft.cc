@@ -16,36 +16,88 @@ namespace musicedge {
 namespace {
 constexpr double kPi = 3.14159265358979323846;
 
-inline Lanes splat(double v) { return Lanes{} + v; }
+MUSICEDGE_INLINE Lanes splat(double v) { return Lanes{} + v; }
 
 static_assert(kLanes == 4, "the packing and the lane order are written for four lanes");
 
-// A ComplexLanes as a vector: (re, im) of frame 0, 2, 1, 3. AVX-512 holds it in one register; with
-// AVX2 the compiler uses two. Swapping re and im stays inside 128-bit lanes, which costs one cheap
-// shuffle, so a complex multiply is a shuffle, a multiply and an FMA.
-typedef double Pair __attribute__((vector_size(64)));
-typedef int64_t PairInt __attribute__((vector_size(64)));
 typedef double Double4 __attribute__((vector_size(32)));
 typedef int64_t Int4 __attribute__((vector_size(32)));
 typedef float Float4 __attribute__((vector_size(16)));
 typedef float Float8 __attribute__((vector_size(32)));
+
+// A ComplexLanes as a vector: (re, im) of frame 0, 2, 1, 3. Swapping re and im stays inside 128-bit
+// lanes, which costs one cheap shuffle, so a complex multiply is a shuffle, a multiply and an FMA.
+// With AVX-512 it is one register. Otherwise it is two Lanes: GCC handles 64-byte vector types on
+// AVX2 badly (through general registers), and the fused radix-16 passes would not fit in 16 registers.
+#if defined(__AVX512F__)
+typedef double Pair __attribute__((vector_size(64)));
+typedef int64_t PairInt __attribute__((vector_size(64)));
+constexpr bool kFuseLevels = true;
+
+MUSICEDGE_INLINE Pair repeat2(double a, double b) { return Pair{a, b, a, b, a, b, a, b}; }
+MUSICEDGE_INLINE Pair swap_re_im(Pair v) { return __builtin_shuffle(v, PairInt{1, 0, 3, 2, 5, 4, 7, 6}); }
+MUSICEDGE_INLINE Lanes low_half(Pair v) { return __builtin_shufflevector(v, v, 0, 1, 2, 3); }
+MUSICEDGE_INLINE Lanes high_half(Pair v) { return __builtin_shufflevector(v, v, 4, 5, 6, 7); }
+// (a, b) of two doubles in memory over the four frames; GCC would split it in halves unless told
+MUSICEDGE_INLINE Pair broadcast2(const double* ab) { return (Pair)_mm512_maskz_broadcast_f64x2(0xFF, _mm_loadu_pd(ab)); }
+MUSICEDGE_INLINE Pair widen(Float8 f) { return (Pair)_mm512_maskz_cvtps_pd(0xFF, (__m256)f); }
+// p * p and q * q (squares of re and im, frames 0, 2, 1, 3) to |p|^2 and |q|^2 in frame order
+MUSICEDGE_INLINE void store_powers(Pair pp, Pair qq, Lanes* p_out, Lanes* q_out) {
+  const Pair power = __builtin_shuffle(pp, qq, PairInt{0, 8, 2, 10, 4, 12, 6, 14}) +
+                     __builtin_shuffle(pp, qq, PairInt{1, 9, 3, 11, 5, 13, 7, 15});
+  const Pair ordered = __builtin_shuffle(power, PairInt{0, 4, 2, 6, 1, 5, 3, 7});
+  *p_out = low_half(ordered);
+  *q_out = high_half(ordered);
+}
+#else
+struct Pair {
+  Lanes lo, hi;  // frames 0 and 2, frames 1 and 3
+};
+constexpr bool kFuseLevels = false;
+MUSICEDGE_INLINE Pair operator+(Pair a, Pair b) { return {a.lo + b.lo, a.hi + b.hi}; }
+MUSICEDGE_INLINE Pair operator-(Pair a, Pair b) { return {a.lo - b.lo, a.hi - b.hi}; }
+MUSICEDGE_INLINE Pair operator*(Pair a, Pair b) { return {a.lo * b.lo, a.hi * b.hi}; }
+
+MUSICEDGE_INLINE Pair repeat2(double a, double b) { return {Lanes{a, b, a, b}, Lanes{a, b, a, b}}; }
+MUSICEDGE_INLINE Pair swap_re_im(Pair v) {
+  return {__builtin_shuffle(v.lo, Int4{1, 0, 3, 2}), __builtin_shuffle(v.hi, Int4{1, 0, 3, 2})};
+}
+MUSICEDGE_INLINE Lanes low_half(Pair v) { return v.lo; }
+MUSICEDGE_INLINE Lanes high_half(Pair v) { return v.hi; }
+MUSICEDGE_INLINE Pair broadcast2(const double* ab) { return repeat2(ab[0], ab[1]); }
+MUSICEDGE_INLINE Pair widen(Float8 f) {
+  return {__builtin_convertvector(__builtin_shufflevector(f, f, 0, 1, 2, 3), Lanes),
+          __builtin_convertvector(__builtin_shufflevector(f, f, 4, 5, 6, 7), Lanes)};
+}
+MUSICEDGE_INLINE void store_powers(Pair pp, Pair qq, Lanes* p_out, Lanes* q_out) {
+  const Lanes lo = __builtin_shuffle(pp.lo, qq.lo, Int4{0, 4, 2, 6}) + __builtin_shuffle(pp.lo, qq.lo, Int4{1, 5, 3, 7});
+  const Lanes hi = __builtin_shuffle(pp.hi, qq.hi, Int4{0, 4, 2, 6}) + __builtin_shuffle(pp.hi, qq.hi, Int4{1, 5, 3, 7});
+  *p_out = __builtin_shuffle(lo, hi, Int4{0, 4, 2, 6});  // |p|^2 of frames 0, 2 | 1, 3 to 0, 1, 2, 3
+  *q_out = __builtin_shuffle(lo, hi, Int4{1, 5, 3, 7});
+}
+#endif
 static_assert(sizeof(Pair) == sizeof(ComplexLanes), "a Pair is one ComplexLanes");
 
-inline Pair load(const ComplexLanes* p) {
+// one vector load or store per register (a 64-byte copy into the two-register Pair went through the
+// stack in 16-byte pieces)
+MUSICEDGE_INLINE Lanes load_lanes(const double* p) {
+  Lanes v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+#if defined(__AVX512F__)
+MUSICEDGE_INLINE Pair load(const ComplexLanes* p) {
   Pair v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline void store(ComplexLanes* p, Pair v) { std::memcpy(p, &v, sizeof v); }
-inline Pair swap_re_im(Pair v) { return __builtin_shuffle(v, PairInt{1, 0, 3, 2, 5, 4, 7, 6}); }
-// (a, b) of two doubles in memory, repeated over the four frames; float8 widened to a Pair. GCC
-// splits both into 256-bit halves unless told the instruction.
-#if defined(__AVX512DQ__)
-inline Pair broadcast2(const double* ab) { return (Pair)_mm512_maskz_broadcast_f64x2(0xFF, _mm_loadu_pd(ab)); }
-inline Pair widen(Float8 f) { return (Pair)_mm512_maskz_cvtps_pd(0xFF, (__m256)f); }
+MUSICEDGE_INLINE void store(ComplexLanes* p, Pair v) { std::memcpy(p, &v, sizeof v); }
 #else
-inline Pair broadcast2(const double* ab) { return Pair{ab[0], ab[1], ab[0], ab[1], ab[0], ab[1], ab[0], ab[1]}; }
-inline Pair widen(Float8 f) { return __builtin_convertvector(f, Pair); }
+MUSICEDGE_INLINE Pair load(const ComplexLanes* p) { return {load_lanes(p->values), load_lanes(p->values + 4)}; }
+MUSICEDGE_INLINE void store(ComplexLanes* p, Pair v) {
+  std::memcpy(p->values, &v.lo, sizeof v.lo);
+  std::memcpy(p->values + 4, &v.hi, sizeof v.hi);
+}
 #endif
 
 // w as the two vectors of t * w = t * r + swap(t) * i: r = (wr, wr), i = (-wi, wi) for every frame.
@@ -53,12 +105,12 @@ inline Pair widen(Float8 f) { return __builtin_convertvector(f, Pair); }
 struct Twiddle {
   Pair r, i;
 };
-inline Twiddle twiddle(const double* w) { return {broadcast2(w), broadcast2(w + 2)}; }
-inline Pair cmul(Pair t, const Twiddle& w) { return t * w.r + swap_re_im(t) * w.i; }
+MUSICEDGE_INLINE Twiddle twiddle(const double* w) { return {broadcast2(w), broadcast2(w + 2)}; }
+MUSICEDGE_INLINE Pair cmul(Pair t, const Twiddle& w) { return t * w.r + swap_re_im(t) * w.i; }
 
 // One radix-4 Stockham butterfly: y[0..3] from a, b, c, d and the twiddles w[0..2] (w1, w2, w3).
-inline void butterfly4(Pair a, Pair b, Pair c, Pair d, const Twiddle* w, Pair* y) {
-  const Pair j_sign = {-1, 1, -1, 1, -1, 1, -1, 1};
+MUSICEDGE_INLINE void butterfly4(Pair a, Pair b, Pair c, Pair d, const Twiddle* w, Pair* y) {
+  const Pair j_sign = repeat2(-1, 1);
   const Pair apc = a + c, amc = a - c, bpd = b + d;
   const Pair jbmd = swap_re_im(b - d) * j_sign;  // j (b - d)
   y[0] = apc + bpd;
@@ -70,7 +122,7 @@ inline void butterfly4(Pair a, Pair b, Pair c, Pair d, const Twiddle* w, Pair* y
 // Windowed z[k] and z[k + 1] (z[k] = x[2k] + i x[2k+1]) of four frames. Four samples of a frame are
 // (re, im) of z[k] and of z[k + 1] already; the in-lane unpacks gather them across the frames, in
 // the lane order 0, 2, 1, 3.
-inline void load_pair(const float* const* frames, const double* window, int k, Pair& z0, Pair& z1) {
+MUSICEDGE_INLINE void load_pair(const float* const* frames, const double* window, int k, Pair& z0, Pair& z1) {
   const int i = 2 * k;
   Float4 f[4];
   for (int v = 0; v < 4; ++v) std::memcpy(&f[v], frames[v] + i, sizeof(Float4));
@@ -84,8 +136,8 @@ inline void load_pair(const float* const* frames, const double* window, int k, P
 }
 
 // The butterfly with unit twiddles (the last level, whose blocks are one butterfly long).
-inline void butterfly4_unit(Pair a, Pair b, Pair c, Pair d, Pair* y) {
-  const Pair j_sign = {-1, 1, -1, 1, -1, 1, -1, 1};
+MUSICEDGE_INLINE void butterfly4_unit(Pair a, Pair b, Pair c, Pair d, Pair* y) {
+  const Pair j_sign = repeat2(-1, 1);
   const Pair apc = a + c, amc = a - c, bpd = b + d;
   const Pair jbmd = swap_re_im(b - d) * j_sign;
   y[0] = apc + bpd;
@@ -147,9 +199,9 @@ void radix16_pass(ComplexLanes* x, int blocks, int n, const double* tw1, const d
 }
 
 // A Pair's real and imaginary parts as Lanes, the frames back in order 0, 1, 2, 3.
-inline void split_re_im(Pair z, Lanes& re, Lanes& im) {
-  const Lanes lo = __builtin_shufflevector(z, z, 0, 1, 2, 3);  // re0 im0 re2 im2
-  const Lanes hi = __builtin_shufflevector(z, z, 4, 5, 6, 7);  // re1 im1 re3 im3
+MUSICEDGE_INLINE void split_re_im(Pair z, Lanes& re, Lanes& im) {
+  const Lanes lo = low_half(z);   // re0 im0 re2 im2
+  const Lanes hi = high_half(z);  // re1 im1 re3 im3
   re = __builtin_shuffle(lo, hi, Int4{0, 4, 2, 6});
   im = __builtin_shuffle(lo, hi, Int4{1, 5, 3, 7});
 }
@@ -235,18 +287,19 @@ void RealFFT::power_spectrum(const float* const* frames, const double* window, C
   const int m = n_ / 2;
   first_stage(frames, window, work);
   // Depth first: the first level leaves four independent quarters; each goes through all the later
-  // levels while its m / 4 values sit in L1. The levels go two at a time where they can.
+  // levels while its m / 4 values sit in L1. The levels go two at a time where the 16 values fit in
+  // registers (AVX-512's 32; AVX2's 16 would spill them).
   const int quarter = m / 4;
   for (ComplexLanes* block = work; block < work + m; block += quarter) {
     size_t stage = 1;
-    for (; stage + 1 < stages_.size(); stage += 2) {
+    for (; kFuseLevels && stage + 1 < stages_.size(); stage += 2) {
       const Stage& st = stages_[stage];
       const double* tw1 = twiddles_.data() + st.twiddle_offset;
       const double* tw2 = twiddles_.data() + stages_[stage + 1].twiddle_offset;
       if (st.n == 16) radix16_pass<true>(block, quarter / 16, 16, tw1, tw2);
       else radix16_pass<false>(block, quarter / st.n, st.n, tw1, tw2);
     }
-    if (stage < stages_.size()) {
+    for (; stage < stages_.size(); ++stage) {
       const Stage& st = stages_[stage];
       radix4_pass(block, quarter / st.n, st.n, twiddles_.data() + st.twiddle_offset);
     }
@@ -268,19 +321,13 @@ void RealFFT::power_spectrum(const float* const* frames, const double* window, C
   out[0] = dc * dc;
   out[m] = nyquist * nyquist;
   // The window was halved, so z holds Z / 2: E = z[k] + conj z[m-k] and W^k O = -i W^k (z[k] - conj z[m-k]).
-  const Pair conj = {1, -1, 1, -1, 1, -1, 1, -1};
+  const Pair conj = repeat2(1, -1);
   for (int k = 1; k <= m / 2; ++k) {
     const Pair zk = load(src + at[k]), zc = load(src + at[m - k]);
     const Pair e = zk + zc * conj;
     const Pair t = cmul(zk - zc * conj, twiddle(split_.data() + 4 * k));
     const Pair p = e + t, q = e - t;
-    const Pair pp = p * p, qq = q * q;
-    // |X[k]|^2 and |X[m-k]|^2 of frames 0, 2, 1, 3, side by side, then in frame order 0..3 each
-    const Pair power = __builtin_shuffle(pp, qq, PairInt{0, 8, 2, 10, 4, 12, 6, 14}) +
-                       __builtin_shuffle(pp, qq, PairInt{1, 9, 3, 11, 5, 13, 7, 15});
-    const Pair ordered = __builtin_shuffle(power, PairInt{0, 4, 2, 6, 1, 5, 3, 7});
-    out[k] = __builtin_shufflevector(ordered, ordered, 0, 1, 2, 3);
-    out[m - k] = __builtin_shufflevector(ordered, ordered, 4, 5, 6, 7);
+    store_powers(p * p, q * q, out + k, out + m - k);
   }
 }
 

@@ -11,6 +11,10 @@
 
 namespace musicedge {
 
+// For the helpers that take or return SIMD vectors: inlined always, since without AVX-512 a call would
+// pass the 64-byte ones through memory.
+#define MUSICEDGE_INLINE inline __attribute__((always_inline))
+
 // Lanes of the SIMD vectors the FFT works on (GCC/Clang vector extension: AVX when the build has it,
 // two SSE2 halves otherwise).
 typedef double Lanes __attribute__((vector_size(32)));
