@@ -108,7 +108,8 @@ struct Twiddle {
 MUSICEDGE_INLINE Twiddle twiddle(const double* w) { return {broadcast2(w), broadcast2(w + 2)}; }
 MUSICEDGE_INLINE Pair cmul(Pair t, const Twiddle& w) { return t * w.r + swap_re_im(t) * w.i; }
 
-// One radix-4 Stockham butterfly: y[0..3] from a, b, c, d and the twiddles w[0..2] (w1, w2, w3).
+// One radix-4 decimation-in-frequency butterfly: y[0..3] from a, b, c, d and the twiddles w[0..2]
+// (w1, w2, w3, applied to outputs 1..3).
 MUSICEDGE_INLINE void butterfly4(Pair a, Pair b, Pair c, Pair d, const Twiddle* w, Pair* y) {
   const Pair j_sign = repeat2(-1, 1);
   const Pair apc = a + c, amc = a - c, bpd = b + d;

@@ -1,9 +1,11 @@
-// A real FFT for power-of-two sizes, computing several frames at once: one SIMD lane per frame.
+// A real FFT for power-of-two sizes, computing four frames at once: one SIMD lane per frame.
 //
 // A real transform of size N is a complex transform of size N/2 over (x[2k], x[2k+1]) followed by a
-// split step; the complex transform is a Stockham autosort FFT (radix 4, the later stages fused in
-// pairs into radix-16 passes, one radix-2 pass when log2(N/2) is odd), so no bit reversal is needed. Arithmetic is double precision, so the power
-// spectrum is exact to float32 output even 100 dB below the loudest bin.
+// split step. The complex transform is an in-place decimation in frequency (radix 4, one radix-2 level
+// when log2(N/2) is odd), run depth first, which leaves the bins in digit-reversed places that the split
+// step reads back. With AVX-512 the levels after the first go two at a time (radix-16 passes).
+// Arithmetic is double precision, so the power spectrum is exact to float32 output even 100 dB below
+// the loudest bin.
 #pragma once
 
 #include <cstdint>
