@@ -4,8 +4,8 @@
 trained to match to their originals (contrastive pairs): a small time shift, a synthetic room impulse
 response, a random EQ, a low-pass, a gain change and background noise at 0-20 dB SNR. The pieces are
 those of :mod:`training.augment` (``random_reverb``, ``random_eq``, ``random_lowpass``, ``random_gain``,
-``mix_at_snr``); this module adds the backgrounds (coloured noise, babble-like modulated noise, other
-music) and draws everything from one ``torch.Generator`` so a seed gives the same batch.
+``mix_at_snr``); this module adds the backgrounds (coloured noise, babble-like modulated noise, gliding
+tones, other music) and draws everything from one ``torch.Generator`` so a seed gives the same batch.
 
 :func:`degrade_query` is the evaluation side: one clip, one background at an exact SNR, nothing random
 but the excerpt of the background, so an accuracy table (query length x SNR) is reproducible.
@@ -24,7 +24,7 @@ from musicedge.errors import ParameterError
 
 from .augment import eq_magnitude, mix_at_snr, random_gain, synthetic_rir, uniform
 
-NOISE_KINDS = ("white", "pink", "brown", "babble", "music")
+NOISE_KINDS = ("white", "pink", "brown", "babble", "tonal", "music")  # tonal: only with Degrader(tonal=True)
 
 __all__ = ["NOISE_KINDS", "Degrader", "coloured_noise", "degrade_query"]
 
@@ -62,6 +62,29 @@ def _babble(n_examples: int, n_samples: int, sample_rate: int, generator: torch.
     return out / out.square().mean(dim=1, keepdim=True).sqrt().clamp_min(1e-12)
 
 
+def _tonal(n_examples: int, n_samples: int, sample_rate: int, generator: torch.Generator | None) -> Tensor:
+    """Tonal, non-stationary interference (animal calls, whistles, sirens, feedback): three voices,
+    each a few harmonics on a pitch that glides up and down (0.1-2 Hz, up to half an octave either way,
+    centred anywhere from 150 Hz to 3 kHz) and swells in and out (0.1-1 Hz), summed."""
+    out = torch.zeros((n_examples, n_samples))
+    t = torch.arange(n_samples, dtype=torch.float32) / sample_rate
+
+    def uniform_(low: float, high: float) -> Tensor:
+        return low + (high - low) * torch.rand((n_examples, 1), generator=generator)
+
+    for _ in range(3):
+        log2_pitch = math.log2(150.0) + uniform_(0.0, math.log2(20.0))
+        glide_phase = 2 * math.pi * uniform_(0.1, 2.0) * t + uniform_(0.0, 2 * math.pi)
+        pitch = torch.pow(2.0, log2_pitch + uniform_(0.0, 0.5) * torch.sin(glide_phase))
+        cycles = torch.cumsum(pitch.double(), dim=1) / sample_rate  # float64: 20 s of phase stays exact
+        phase = (2 * math.pi * torch.frac(cycles)).float()
+        tilt = uniform_(0.5, 2.0)
+        voice = sum(torch.sin(h * phase) * (pitch * h < 0.45 * sample_rate) / h**tilt for h in range(1, 5))
+        swell = torch.relu(torch.sin(2 * math.pi * uniform_(0.1, 1.0) * t + uniform_(0.0, 2 * math.pi)))
+        out += voice * swell**1.5
+    return out / out.square().mean(dim=1, keepdim=True).sqrt().clamp_min(1e-12)
+
+
 @dataclass
 class Degrader:
     """Random degradations of a batch of waveforms ``(B, N)`` at ``sample_rate``.
@@ -85,6 +108,7 @@ class Degrader:
     cutoff_range_hz: tuple[float, float] = (1200.0, 3800.0)
     gain_range_db: tuple[float, float] = (-12.0, 6.0)
     bank_seed: int = 0
+    tonal: bool = False  # gliding-tone backgrounds in the bank too (off: the bundled model's recipe)
 
     def __post_init__(self) -> None:
         for name in ("p_noise", "p_reverb", "p_eq", "p_lowpass"):
@@ -100,11 +124,14 @@ class Degrader:
     def noise_bank(
         self, generator: torch.Generator | None = None, n: int = 12, seconds: float = 20.0
     ) -> Tensor:
-        """``(4 n, seconds * sample_rate)`` backgrounds, drawn once: white, pink, brown and babble."""
+        """``(4 n, seconds * sample_rate)`` backgrounds, drawn once: white, pink, brown and babble, and
+        with ``tonal`` ``n`` more of gliding tones."""
         if self._bank is None:
             length = int(seconds * self.sample_rate)
             kinds = [coloured_noise(n, length, e, generator) for e in (0.0, 1.0, 2.0)]
             kinds.append(_babble(n, length, self.sample_rate, generator))
+            if self.tonal:
+                kinds.append(_tonal(n, length, self.sample_rate, generator))
             self._bank = torch.cat(kinds)
         return self._bank
 

@@ -12,7 +12,7 @@ import torch
 from click.testing import CliRunner
 
 from musicedge.errors import ParameterError
-from training.degrade import Degrader, coloured_noise, degrade_query
+from training.degrade import Degrader, _tonal, coloured_noise, degrade_query
 from training.models.fingerprint import FingerprintNet, Reranker, info_nce
 
 torch.set_num_threads(1)
@@ -49,6 +49,25 @@ def test_coloured_noise_slopes():
         low, high = spectrum[10:100].mean(), spectrum[4000:8000].mean()
         assert lo_hi[0] < float(low / high) < lo_hi[1]
         torch.testing.assert_close(x.square().mean(1), torch.ones(4), atol=1e-4, rtol=1e-4)
+
+
+def test_tonal_background_is_a_few_gliding_tones():
+    g = torch.Generator().manual_seed(0)
+    x = _tonal(4, 8000 * 4, 8000, g)
+    torch.testing.assert_close(x.square().mean(1), torch.ones(4), atol=1e-4, rtol=1e-4)
+    frames = x.unfold(1, 512, 256) * torch.hann_window(512)
+    power = torch.fft.rfft(frames).abs().square()  # (4, frames, 257)
+    energy = power.sum(-1)
+    loud = energy > 0.1 * energy.mean()
+    top = power.topk(12, dim=-1).values.sum(-1)
+    assert float((top / energy)[loud].median()) > 0.8  # energy in a few harmonics...
+    white = coloured_noise(1, 8000 * 4, 0.0, g).unfold(1, 512, 256) * torch.hann_window(512)
+    white_power = torch.fft.rfft(white).abs().square()
+    assert float((white_power.topk(12, dim=-1).values.sum(-1) / white_power.sum(-1)).median()) < 0.3
+    peaks = power.argmax(-1)[loud]
+    assert len(torch.unique(peaks)) >= 8  # ... whose pitch moves
+    assert Degrader(8000).noise_bank(g, n=2, seconds=2.0).shape == (8, 16000)  # four kinds
+    assert Degrader(8000, tonal=True).noise_bank(g, n=2, seconds=2.0).shape == (10, 16000)  # and tonal
 
 
 def test_degrade_query_has_the_exact_snr():

@@ -78,6 +78,7 @@ class FingerprintConfig:
     model_version: str = "1"
     export: str | None = None
     cache: str | None = None
+    tonal_noise: bool = False
 
 
 @dataclass
@@ -160,7 +161,7 @@ class PairSampler:
     def __init__(self, data: AudioSet, cfg: FingerprintConfig, generator: torch.Generator) -> None:
         self.data = data
         self.generator = generator
-        self.degrader = Degrader(FRONTEND.sample_rate)
+        self.degrader = Degrader(FRONTEND.sample_rate, tonal=cfg.tonal_noise)
         self.max_shift = int(cfg.max_shift_s * FRONTEND.sample_rate)
         self.mel = TorchMelFrontend(FRONTEND.replace(center=False))
         lengths = np.array([len(a) for a in data.audio], dtype=np.float64)
@@ -721,6 +722,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model-name", default="fingerprint")
     p.add_argument("--model-version", default="1", help="version prefix; a hash of the weights is added")
     p.add_argument("--cache", help="decoded-audio cache folder (default RUN_DIR/audio-cache)")
+    p.add_argument(
+        "--tonal-noise", action="store_true", help="also train against gliding tones (calls, sirens)"
+    )
     p.add_argument("--export", metavar="MODEL.onnx", help="export the trained model (verified) here")
     p.add_argument(
         "--rerank-from",
