@@ -53,11 +53,10 @@ struct PaddedFilters {
 
 struct MelTables {
   explicit MelTables(const MelConfig& c)
-      : half_window(RealFFT::halve(analysis_window(c))), fft(c.n_fft), filters(mel_filterbank(c)), padded(filters) {}
+      : half_window(RealFFT::halve(analysis_window(c))), fft(c.n_fft), filters(mel_filterbank(c)) {}
   std::vector<double> half_window;
   RealFFT fft;
-  std::vector<MelFilter> filters;
-  PaddedFilters padded;
+  PaddedFilters filters;
 };
 
 namespace {
@@ -257,7 +256,7 @@ void MelFrontend::compute_frames(const float* data, int64_t data_start, int64_t 
         for (int v = 0; v < kLanes; ++v)
           spectrum[k][v] = c.power == 1.0 ? std::sqrt(spectrum[k][v]) : std::pow(spectrum[k][v], c.power / 2);
     }
-    tables_->padded.apply(spectrum.data(), mel.data());
+    tables_->filters.apply(spectrum.data(), mel.data());
     // A separate pass, so that the independent logarithms overlap: in float32, the output's precision,
     // kFloats / 4 mel bins at a time when amin is a normal float; in double for the rest, and for the
     // whole block when one of its powers is too large for a float.

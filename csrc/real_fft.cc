@@ -108,16 +108,22 @@ struct Twiddle {
 MUSICEDGE_INLINE Twiddle twiddle(const double* w) { return {broadcast2(w), broadcast2(w + 2)}; }
 MUSICEDGE_INLINE Pair cmul(Pair t, const Twiddle& w) { return t * w.r + swap_re_im(t) * w.i; }
 
-// One radix-4 decimation-in-frequency butterfly: y[0..3] from a, b, c, d and the twiddles w[0..2]
-// (w1, w2, w3, applied to outputs 1..3).
-MUSICEDGE_INLINE void butterfly4(Pair a, Pair b, Pair c, Pair d, const Twiddle* w, Pair* y) {
+// One radix-4 decimation-in-frequency butterfly with unit twiddles (the last level, whose blocks are
+// one butterfly long): y[0..3] from a, b, c, d.
+MUSICEDGE_INLINE void butterfly4_unit(Pair a, Pair b, Pair c, Pair d, Pair* y) {
   const Pair j_sign = repeat2(-1, 1);
   const Pair apc = a + c, amc = a - c, bpd = b + d;
   const Pair jbmd = swap_re_im(b - d) * j_sign;  // j (b - d)
   y[0] = apc + bpd;
-  y[1] = cmul(amc - jbmd, w[0]);
-  y[2] = cmul(apc - bpd, w[1]);
-  y[3] = cmul(amc + jbmd, w[2]);
+  y[1] = amc - jbmd;
+  y[2] = apc - bpd;
+  y[3] = amc + jbmd;
+}
+
+// The same with the twiddles w[0..2] (w1, w2, w3) applied to outputs 1..3.
+MUSICEDGE_INLINE void butterfly4(Pair a, Pair b, Pair c, Pair d, const Twiddle* w, Pair* y) {
+  butterfly4_unit(a, b, c, d, y);
+  for (int l = 1; l < 4; ++l) y[l] = cmul(y[l], w[l - 1]);
 }
 
 // Windowed z[k] and z[k + 1] (z[k] = x[2k] + i x[2k+1]) of four frames. Four samples of a frame are
@@ -134,17 +140,6 @@ MUSICEDGE_INLINE void load_pair(const float* const* frames, const double* window
   const Float8 hi = (Float8)__builtin_shuffle(f01, f23, Int4{1, 5, 3, 7});
   z0 = widen(lo) * broadcast2(window + i);
   z1 = widen(hi) * broadcast2(window + i + 2);
-}
-
-// The butterfly with unit twiddles (the last level, whose blocks are one butterfly long).
-MUSICEDGE_INLINE void butterfly4_unit(Pair a, Pair b, Pair c, Pair d, Pair* y) {
-  const Pair j_sign = repeat2(-1, 1);
-  const Pair apc = a + c, amc = a - c, bpd = b + d;
-  const Pair jbmd = swap_re_im(b - d) * j_sign;
-  y[0] = apc + bpd;
-  y[1] = amc - jbmd;
-  y[2] = apc - bpd;
-  y[3] = amc + jbmd;
 }
 
 // In-place radix-4 decimation in frequency over each of the `blocks` consecutive blocks of n values
