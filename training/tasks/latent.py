@@ -493,6 +493,7 @@ class TrainResult:
     history: list[dict[str, float]]
     best_epoch: int
     seconds: float
+    init: TrainResult | None = None  # the --init checkpoint this run trained on from
 
 
 @torch.no_grad()
@@ -529,12 +530,13 @@ def freeze_linear_paths(model: LatentVAE) -> None:
     model.decoder.linear.weight.requires_grad_(False)
 
 
-def warm_start(cfg: LatentConfig) -> LatentVAE:
-    """``--init``: the model of an earlier run's ``best.pt``, to train on from (train mode). Its band
+def warm_start(cfg: LatentConfig) -> TrainResult:
+    """``--init``: an earlier run's ``best.pt``, its model set to train on from (train mode). Its band
     statistics (the standardisation) and linear paths stay as they are, so with ``--pca-init`` the
     fixed PCA paths are the checkpoint's own, not a new fit; a checkpoint of another shape than
     ``cfg`` asks for is refused."""
-    model = reuse_checkpoint(cfg.init).model
+    start = reuse_checkpoint(cfg.init)
+    model = start.model
     if model.model_kwargs != cfg.model_kwargs():
         raise ParameterError(
             f"{cfg.init} holds a VAE of {json.dumps(model.model_kwargs, sort_keys=True)}, "
@@ -542,7 +544,8 @@ def warm_start(cfg: LatentConfig) -> LatentVAE:
         )
     if cfg.pca_init:
         freeze_linear_paths(model)
-    return model.train()
+    model.train()
+    return start
 
 
 def train_vae(cfg: LatentConfig, prepared: Prepared, log: TextIO = sys.stderr) -> TrainResult:
@@ -551,8 +554,9 @@ def train_vae(cfg: LatentConfig, prepared: Prepared, log: TextIO = sys.stderr) -
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
-    if cfg.init is not None:
-        model = warm_start(cfg)
+    start = warm_start(cfg) if cfg.init is not None else None
+    if start is not None:
+        model = start.model
     else:
         model = LatentVAE(**cfg.model_kwargs())
         stats = np.concatenate([t.frames for t in prepared.train], axis=2).clip(min=-100.0)
@@ -635,7 +639,7 @@ def train_vae(cfg: LatentConfig, prepared: Prepared, log: TextIO = sys.stderr) -
             best, best_epoch = score, epoch
             best_state = copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
-    return TrainResult(model.cpu().eval(), history, best_epoch, time.perf_counter() - started)
+    return TrainResult(model.cpu().eval(), history, best_epoch, time.perf_counter() - started, init=start)
 
 
 def reuse_checkpoint(path: Path) -> TrainResult:
@@ -1129,8 +1133,8 @@ def train_and_export(cfg: LatentConfig, log: TextIO = sys.stderr) -> dict[str, A
             "decoder": result.model.decoder.num_parameters(),
         },
     }
-    if cfg.init is not None:
-        start = reuse_checkpoint(cfg.init)
+    if result.init is not None:
+        start = result.init
         summary["init"] = {
             "checkpoint": str(cfg.init),
             "best_epoch": start.best_epoch,
