@@ -31,6 +31,7 @@ demo: $(STAMP)
 	$(BIN)/python -m musicedge classify $(OUT)/demo-library/genres -m mood -f csv -o $(OUT)/demo-moods.csv
 	$(BIN)/python -m musicedge latent interpolate $(OUT)/demo-library/genres/classical/classical.00000.wav \
 		$(OUT)/demo-library/genres/metal/metal.00000.wav --offset-a 10 --offset-b 10 --steps 6 -o $(OUT)/demo-latent
+	rm -rf $(OUT)/demo-fingerprints  # a fresh library each run (an older one may hold another model's fingerprints)
 	$(BIN)/python -m musicedge index $(OUT)/demo-library/genres --db $(OUT)/demo-fingerprints
 	$(BIN)/python -m musicedge query $(OUT)/demo-library/genres/jazz $(OUT)/demo-library/genres/rock \
 		--db $(OUT)/demo-fingerprints --top-k 2

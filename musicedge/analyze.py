@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import queue
+import sys
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -273,7 +274,11 @@ class _FingerprintJob(_WindowJob):
 
 class FingerprintTask(AnalysisTask):
     """Fingerprints into a :class:`~musicedge.library.Library` in ``OUT/fingerprints`` (created with the
-    task's model; committed every ``commit_every`` files, before their store rows are written)."""
+    task's model; committed every ``commit_every`` files, before their store rows are written).
+
+    A library there built with another fingerprint model is moved aside to ``OUT/fingerprints.VERSION``
+    (its fingerprints cannot be compared with the new model's) and a new one started; the store redoes
+    the task for every file analysed, as for any changed model version."""
 
     name = "fingerprint"
     commit_every = 100
@@ -312,10 +317,30 @@ class FingerprintTask(AnalysisTask):
     def run(self, inputs: np.ndarray) -> np.ndarray:
         return self.fingerprinter.embed_windows(inputs)[0]
 
+    def _set_library_aside_if_stale(self) -> None:
+        from .library import built_with
+
+        version = built_with(self.library_dir)
+        if version is None or version == self.fingerprinter.version:
+            return
+        aside = self.library_dir.with_name(f"{self.library_dir.name}.{version}")
+        n = 1
+        while aside.exists():
+            n += 1
+            aside = self.library_dir.with_name(f"{self.library_dir.name}.{version}.{n}")
+        os.replace(self.library_dir, aside)
+        print(
+            f"musicedge analyze: {display_path(self.library_dir)} was built with fingerprint model version "
+            f"{version}, not {self.fingerprinter.version}: moved to {display_path(aside)}; a new library "
+            "starts there",
+            file=sys.stderr,
+        )
+
     def commit(self, files: list[tuple[str, Any, float]]) -> list[dict[str, Any]]:
         from .library import Library
 
         if self._library is None:
+            self._set_library_aside_if_stale()
             self._library = Library.open_or_create(self.library_dir, self.fingerprinter)
         self._library.add_fingerprints(
             (path, embeddings, digest, duration) for path, (embeddings, digest), duration in files
@@ -694,8 +719,6 @@ def run_analysis(
 ) -> Summary:
     """What ``musicedge analyze`` does: find the audio, run the tasks (locally or on Ray) into the
     store in ``out``, export this run's files to ``results.jsonl`` and ``results.csv``, and count."""
-    import sys
-
     from tqdm import tqdm
 
     from .audio import find_audio

@@ -43,7 +43,7 @@ from .errors import MusicEdgeError, ParameterError
 from .fingerprint import Fingerprinter, Fingerprints, Match
 from .topk import top_k_inner_product
 
-__all__ = ["Library", "LibraryBusyError", "LibraryError", "Track", "content_hash"]
+__all__ = ["Library", "LibraryBusyError", "LibraryError", "Track", "built_with", "content_hash"]
 
 CATALOGUE = "catalogue.sqlite"
 LOCK = "lock"
@@ -58,6 +58,25 @@ class LibraryError(MusicEdgeError):
 
 class LibraryBusyError(LibraryError):
     """Another process holds the library's write lock for longer than we wait."""
+
+
+def built_with(folder: str | os.PathLike) -> str | None:
+    """The fingerprint model version the library in ``folder`` was built with; ``None`` when the folder
+    holds no library. A catalogue that cannot be read is a :class:`LibraryError`."""
+    catalogue = Path(folder) / CATALOGUE
+    if not catalogue.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"file:{catalogue}?mode=ro", uri=True, timeout=30.0)
+        try:
+            row = db.execute("SELECT value FROM settings WHERE key = 'model_version'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise LibraryError(f"{folder}: corrupt catalogue {CATALOGUE} ({exc})") from None
+    if row is None:
+        raise LibraryError(f"{folder}: corrupt catalogue (settings missing model_version)")
+    return str(row[0])
 
 
 @dataclass(frozen=True)

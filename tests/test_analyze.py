@@ -127,6 +127,35 @@ def test_rerun_skips_force_redoes_and_a_new_model_version_redoes_only_its_task(l
     assert "1.0.1" in after["classify"]
 
 
+def test_a_new_fingerprint_model_moves_the_old_library_aside_and_starts_a_new_one(library, tmp_path, capsys):
+    onnx = pytest.importorskip("onnx")
+    first = run_analysis(library[:2], tmp_path, ["fingerprint"])
+    assert (first.done, first.failed) == (2, 0)
+    old_version = Fingerprinter.load("fingerprint").version
+    proto = onnx.load(resolve("fingerprint"))
+    for prop in proto.metadata_props:
+        if prop.key == "musicedge.model_version":
+            prop.value = "2.0.0"
+    retrained = tmp_path / "fingerprint-2.0.0.onnx"
+    onnx.save(proto, retrained)
+
+    again = run_analysis(library[:2], tmp_path, ["fingerprint"], models={"fingerprint": str(retrained)})
+    assert (again.done, again.skipped, again.failed) == (2, 0, 0)  # redone, as for any new model version
+    assert f"fingerprints.{old_version}" in capsys.readouterr().err
+    new = Library.open(tmp_path / "fingerprints", Fingerprinter.load(retrained))
+    old = Library.open(tmp_path / f"fingerprints.{old_version}", Fingerprinter.load("fingerprint"))
+    paths = sorted(map(str, library[:2]))
+    assert sorted(t.path for t in new.tracks) == sorted(t.path for t in old.tracks) == paths
+    # back to the first model, then to the new one again: the second library of the first model
+    # finds its name taken and gets a number
+    run_analysis(library[:1], tmp_path, ["fingerprint"])
+    current = Library.open(tmp_path / "fingerprints", Fingerprinter.load("fingerprint"))
+    assert [t.path for t in current.tracks] == [str(library[0])]
+    run_analysis(library[:1], tmp_path, ["fingerprint"], models={"fingerprint": str(retrained)})
+    assert (tmp_path / "fingerprints.2.0.0").is_dir()
+    assert (tmp_path / f"fingerprints.{old_version}.2").is_dir()
+
+
 def test_bad_files_get_one_error_each_and_the_rest_completes(tmp_path, monkeypatch, capsys):
     rows = make_bad_files(tmp_path / "in", long_seconds=0)
     unreadable = str(tmp_path / "in" / "no-permission.wav")
