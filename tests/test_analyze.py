@@ -97,8 +97,19 @@ def test_segments_and_fingerprints_equal_the_segment_and_index_commands(library,
         )
 
 
-def test_rerun_skips_force_redoes_and_a_new_model_version_redoes_only_its_task(library, tmp_path):
+def as_new_version(name: str, version: str, folder: Path) -> Path:
+    """A copy of bundled model ``name`` whose metadata names ``version`` (the same weights)."""
     onnx = pytest.importorskip("onnx")
+    proto = onnx.load(resolve(name))
+    for prop in proto.metadata_props:
+        if prop.key == "musicedge.model_version":
+            prop.value = version
+    path = folder / f"{name}-{version}.onnx"
+    onnx.save(proto, path)
+    return path
+
+
+def test_rerun_skips_force_redoes_and_a_new_model_version_redoes_only_its_task(library, tmp_path):
     first = run_analysis(library[:3], tmp_path, ["classify", "tag"])
     assert (first.done, first.skipped) == (3, 0)
     again = run_analysis(library[:3], tmp_path, ["classify", "tag"])
@@ -107,12 +118,7 @@ def test_rerun_skips_force_redoes_and_a_new_model_version_redoes_only_its_task(l
     assert (forced.done, forced.skipped) == (3, 0)
 
     # The same genre model under a new version: classify is redone, tag is not.
-    proto = onnx.load(resolve("genre"))
-    for prop in proto.metadata_props:
-        if prop.key == "musicedge.model_version":
-            prop.value = "1.0.1"
-    retrained = tmp_path / "genre-1.0.1.onnx"
-    onnx.save(proto, retrained)
+    retrained = as_new_version("genre", "1.0.1", tmp_path)
     with ResultStore(tmp_path) as store:
         tasks = load_tasks(["classify", "tag"], {"classify": str(retrained)})
         before = {t.name: store.get(store.file_hash(library[0]), t.name).model_version for t in tasks}
@@ -128,16 +134,10 @@ def test_rerun_skips_force_redoes_and_a_new_model_version_redoes_only_its_task(l
 
 
 def test_a_new_fingerprint_model_moves_the_old_library_aside_and_starts_a_new_one(library, tmp_path, capsys):
-    onnx = pytest.importorskip("onnx")
     first = run_analysis(library[:2], tmp_path, ["fingerprint"])
     assert (first.done, first.failed) == (2, 0)
     old_version = Fingerprinter.load("fingerprint").version
-    proto = onnx.load(resolve("fingerprint"))
-    for prop in proto.metadata_props:
-        if prop.key == "musicedge.model_version":
-            prop.value = "2.0.0"
-    retrained = tmp_path / "fingerprint-2.0.0.onnx"
-    onnx.save(proto, retrained)
+    retrained = as_new_version("fingerprint", "2.0.0", tmp_path)
 
     again = run_analysis(library[:2], tmp_path, ["fingerprint"], models={"fingerprint": str(retrained)})
     assert (again.done, again.skipped, again.failed) == (2, 0, 0)  # redone, as for any new model version
