@@ -69,8 +69,8 @@ def _tonal(n_examples: int, n_samples: int, sample_rate: int, generator: torch.G
     out = torch.zeros((n_examples, n_samples))
     t = torch.arange(n_samples, dtype=torch.float32) / sample_rate
 
-    def uniform_(low: float, high: float) -> Tensor:
-        return low + (high - low) * torch.rand((n_examples, 1), generator=generator)
+    def uniform_(low: float, high: float) -> Tensor:  # one value per example
+        return uniform(low, high, (n_examples, 1), generator)
 
     for _ in range(3):
         log2_pitch = math.log2(150.0) + uniform_(0.0, math.log2(20.0))

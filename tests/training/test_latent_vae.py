@@ -180,7 +180,8 @@ def test_init_trains_on_from_a_checkpoint_with_its_statistics_and_pca_paths(tmp_
     cfg = LatentConfig(data=tmp_path, out=tmp_path, init=path, pca_init=True, beta=0.5, mix_weight=0.5,
                        lr=1e-2, keep="last", **small, **{**steps, "epochs": 3})  # fmt: skip
     assert cfg.anneal_epochs == 0  # the KL term at its full weight from the first step
-    assert warm_start(cfg).model.training and not warm_start(cfg).model.encoder.linear.weight.requires_grad
+    start = warm_start(cfg).model
+    assert start.training and not start.encoder.linear.weight.requires_grad
     result = train_vae(cfg, _tiny_prepared(-70.0, 1), log=io.StringIO())
     before, after = base.state_dict(), result.model.state_dict()
     for name in ("encoder.band_mean", "encoder.band_std", "decoder.band_mean", "encoder.linear.weight",
