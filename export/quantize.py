@@ -2,29 +2,36 @@
 
 Two methods, because neither wins everywhere on a CPU. Speed-ups over the fp32 file at batch 1, one
 thread (AVX-512 VNNI, ONNX Runtime 1.31), for the models of ``training.models`` on 128x128 mel windows
-(HuBERT: 16384 samples), as ``python -m export --int8`` measured them:
+(HuBERT: 65536 samples), as ``python -m export --int8`` measured them (random weights: the speed does
+not depend on them; ``/work/scratch/int8/four.py`` in session 7):
 
 =========  =====================================================  =====  ======  =====  ======
 method     what                                                   CNN5   ResNet  AST    HuBERT
 =========  =====================================================  =====  ======  =====  ======
-static     QDQ, uint8 activations calibrated (MinMax) on real     1.5x   2.2x    0.8x   1.1x
-           windows, int8 per-channel weights; ONNX Runtime fuses
-           it into QLinearConv / QGemm / QLinearMatMul
-dynamic    int8 weights of MatMul / Gemm only, activations        1.0x   1.0x    1.5x   1.1x
+static     QDQ, uint8 activations calibrated (MinMax) on real     2.1x   1.5x    0.65x  0.9x
+           windows, int8 per-channel weights, the stem float
+           (below); ONNX Runtime fuses it into QLinearConv /
+           QGemm / QLinearMatMul
+dynamic    int8 weights of MatMul / Gemm only, activations        1.0x   1.0x    1.4x   1.05x
            quantised on the fly (Conv stays float: its
            ConvInteger kernel is 8x slower than float here)
 =========  =====================================================  =====  ======  =====  ======
 
-(Where static falls short of more, it is the first 3x3 convolution over the one-channel mel image:
-its int8 kernel is 5x slower than float's. Leaving it in float does not help: ONNX Runtime then moves
-the quantisation above the max pool that follows, into a slow uint8 NCHW MaxPool.)
+Static keeps the *stem* in float: the nodes before the first convolution (the input normalisation)
+and, when that convolution reads fewer than ``FEW_CHANNELS`` channels (the one-channel mel image,
+the raw waveform), the convolution too, with the Relu / MaxPool chain right after it. The int8
+kernel over one input channel is ten times slower than float's NCHWc one here (0.74 against
+0.07 ms in the bundled genre model). In that chain the MaxPool is moved ahead of the Relu (the same
+numbers: max commutes with a non-decreasing function), because ONNX Runtime's QDQ propagation would
+otherwise lift the QuantizeLinear above the pool into a slow uint8 NCHW MaxPool. With the whole graph
+quantized, static was 1.0x for CNN5 and 1.06x for ResNet.
 
 So ``method="auto"`` (the default) makes both, times each against the fp32 file on one window at
 batch 1 with one thread, and keeps the fastest whose top-1 agreement with fp32 on the real windows
 is at least ``target_agreement`` (the most faithful one when none is).
 
 The copy carries the fp32 file's metadata plus ``musicedge.extra.quantization``, a JSON object:
-``{"method", "format", "activations", "weights", "calibration"}``.
+``{"method", "format", "activations", "weights", "calibration", "float"}`` (static: the float nodes).
 """
 
 from __future__ import annotations
@@ -52,9 +59,12 @@ from . import IR_VERSION, OPSET
 from .onnx_export import save_checked, write_metadata
 from .verify import compare_onnx
 
-__all__ = ["METHODS", "QuantizeResult", "measure_latency", "quantize"]
+__all__ = ["FEW_CHANNELS", "METHODS", "QuantizeResult", "float_stem", "measure_latency", "quantize"]
 
 METHODS = ("auto", "static", "dynamic")
+
+# A convolution reading fewer input channels than this stays float in static int8 (see above).
+FEW_CHANNELS = 4
 
 _DESCRIPTIONS = {
     "static": {
@@ -177,7 +187,77 @@ def _preprocess(fp32: Path, out: Path, notes: list[str]) -> Path:
         return fp32
 
 
-def _make(method: str, source: Path, out: Path, calibration: Sequence[Mapping[str, np.ndarray]]) -> None:
+def float_stem(proto: onnx.ModelProto) -> list[str]:
+    """Rewrite ``proto`` in place for static int8 and return the names of the nodes to keep float.
+
+    The stem is every node before the first Conv (ONNX graphs are stored in topological order) and,
+    when that Conv reads fewer than ``FEW_CHANNELS`` channels, the Conv and the chain of sole-consumer
+    Relu / MaxPool nodes after it; a Relu feeding a MaxPool there is moved behind it. Unnamed stem
+    nodes are given names, which ``nodes_to_exclude`` needs.
+    """
+    graph = proto.graph
+    nodes = list(graph.node)
+    first = next((i for i, node in enumerate(nodes) if node.op_type == "Conv"), None)
+    if first is None:
+        return []
+    stem = nodes[:first]
+    conv = nodes[first]
+    weights = {t.name: t for t in graph.initializer}
+    group = next((a.i for a in conv.attribute if a.name == "group"), 1)
+    weight = weights.get(conv.input[1]) if len(conv.input) > 1 else None
+    if weight is not None and weight.dims[1] * group < FEW_CHANNELS:
+        stem.append(conv)
+        stem.extend(_swap_relu_pool(graph, _activation_chain(graph, conv)))
+    for i, node in enumerate(stem):
+        if not node.name:
+            node.name = f"musicedge_float_stem_{i}"
+    return [node.name for node in stem]
+
+
+def _consumers(graph: onnx.GraphProto, tensor: str) -> list[onnx.NodeProto]:
+    return [node for node in graph.node if tensor in node.input]
+
+
+def _activation_chain(graph: onnx.GraphProto, conv: onnx.NodeProto) -> list[onnx.NodeProto]:
+    """The Relu / MaxPool nodes that follow ``conv`` one after another, each its producer's only
+    consumer (and the producer's output not a graph output)."""
+    outputs = {o.name for o in graph.output}
+    chain, node = [], conv
+    while True:
+        if node.output[0] in outputs:
+            return chain
+        following = _consumers(graph, node.output[0])
+        if len(following) != 1 or following[0].op_type not in ("Relu", "MaxPool"):
+            return chain
+        node = following[0]
+        if node.op_type == "MaxPool" and len([o for o in node.output if o]) != 1:
+            return chain  # a MaxPool that also returns indices is left as it is
+        chain.append(node)
+
+
+def _swap_relu_pool(graph: onnx.GraphProto, chain: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
+    """Within ``chain``, turn each Relu -> MaxPool into MaxPool -> Relu (the same values), keeping
+    the tensor names the rest of the graph reads; returns the chain in its new order."""
+    chain = list(chain)
+    for i in range(len(chain) - 1):
+        relu, pool = chain[i], chain[i + 1]
+        if relu.op_type != "Relu" or pool.op_type != "MaxPool":
+            continue
+        source, pooled = relu.input[0], pool.output[0]
+        inner = f"{pooled}_before_relu"
+        pool.input[0], pool.output[0] = source, inner
+        relu.input[0], relu.output[0] = inner, pooled
+        order = list(graph.node)
+        a, b = order.index(relu), order.index(pool)
+        order[a], order[b] = order[b], order[a]
+        del graph.node[:]
+        graph.node.extend(order)
+        chain[i], chain[i + 1] = pool, relu
+    return chain
+
+
+def _make(method: str, source: Path, out: Path, calibration: Sequence[Mapping[str, np.ndarray]]) -> list[str]:
+    """Write the ``method`` int8 copy of ``source`` to ``out``; returns the nodes kept float."""
     from onnxruntime.quantization import (
         CalibrationMethod,
         QuantFormat,
@@ -188,8 +268,12 @@ def _make(method: str, source: Path, out: Path, calibration: Sequence[Mapping[st
 
     with _quiet_quantizer():
         if method == "static":
+            proto = onnx.load(os.fspath(source))
+            kept_float = float_stem(proto)
+            stemmed = out.with_name(f"{out.stem}.stem.onnx")
+            onnx.save(proto, os.fspath(stemmed))
             quantize_static(
-                os.fspath(source),
+                os.fspath(stemmed),
                 os.fspath(out),
                 _Reader(calibration),
                 quant_format=QuantFormat.QDQ,
@@ -197,14 +281,16 @@ def _make(method: str, source: Path, out: Path, calibration: Sequence[Mapping[st
                 activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
                 calibrate_method=CalibrationMethod.MinMax,
+                nodes_to_exclude=kept_float,
             )
-        else:
-            quantize_dynamic(
-                os.fspath(source),
-                os.fspath(out),
-                weight_type=QuantType.QInt8,
-                op_types_to_quantize=["MatMul", "Gemm"],
-            )
+            return kept_float
+        quantize_dynamic(
+            os.fspath(source),
+            os.fspath(out),
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul", "Gemm"],
+        )
+        return []
 
 
 def _finish(path: Path, spec: ModelSpec, description: dict[str, Any]) -> None:
@@ -270,9 +356,10 @@ def quantize(
         for name in wanted:
             candidate = tmp_dir / f"{name}.onnx"
             try:
-                _make(name, source, candidate, calibration or [])
+                kept_float = _make(name, source, candidate, calibration or [])
                 description = dict(_DESCRIPTIONS[name])
                 if name == "static":
+                    description["float"] = ", ".join(kept_float) or "nothing"
                     windows = sum(len(next(iter(f.values()))) for f in calibration or [])
                     description["calibration"] = f"{windows} windows" + (
                         f" ({calibration_source})" if calibration_source else ""
