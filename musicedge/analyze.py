@@ -6,8 +6,10 @@ The flow, per file::
                     ─► one streaming MelFrontend per frontend config ─► each task's file job cuts its
                     model inputs from the shared frames
     main thread:    inputs of all files in flight ─► one CrossFileBatcher per model (full batches
-                    across files) ─► outputs back to each file's job ─► results of a finished file
-                    stored in one transaction
+                    across files) ─► outputs back to each file's job, in order ─► results of a
+                    finished file stored in one transaction
+    inference pool: one thread per core runs the batches of every model, each on one ONNX Runtime
+                    thread, side by side
 
 Memory stays flat: files are decoded a block at a time, at most ``2 * jobs`` files are in flight and
 the queue between the threads is bounded. A task is skipped for a file whose content already has a
@@ -25,6 +27,8 @@ import sys
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +69,11 @@ class FileJob(ABC):
     @abstractmethod
     def record(self, path: str, duration_s: float) -> dict[str, Any]:
         """The task's JSON record for the file (DESIGN.md's shape for the task)."""
+
+    def decoded(self, path: str, duration_s: float) -> None:  # noqa: B027 - most jobs have nothing to do
+        """Called in the decoding worker once the whole file is decoded and fed: a job whose per-file
+        work needs no batching across files does it here, side by side with the other workers,
+        instead of in :meth:`record` on the main thread."""
 
     @property
     def done(self) -> bool:
@@ -192,13 +201,14 @@ class ClassifyTask(AnalysisTask):
 
 
 class _SegmentJob(FileJob):
-    """Keeps the song's frames; the model runs on them when the file is stored (a structure model sees
-    the whole song, so its inputs are not batched across files)."""
+    """Keeps the song's frames; the model runs on them once the file is decoded, in the decoding
+    worker (a structure model sees the whole song, so its inputs are not batched across files)."""
 
     def __init__(self, task: SegmentTask) -> None:
         super().__init__()
         self.task = task
         self.chunks: list[np.ndarray] = []
+        self._record: dict[str, Any] | None = None
 
     def feed(self, frames: np.ndarray) -> None:
         self.chunks.append(frames)
@@ -209,7 +219,13 @@ class _SegmentJob(FileJob):
     def take(self, outputs: np.ndarray) -> None:  # never given inputs, so never called
         raise AssertionError("a structure job has no batched inputs")
 
+    def decoded(self, path: str, duration_s: float) -> None:
+        self._record = self._segment(path, duration_s)
+
     def record(self, path: str, duration_s: float) -> dict[str, Any]:
+        return self._record if self._record is not None else self._segment(path, duration_s)
+
+    def _segment(self, path: str, duration_s: float) -> dict[str, Any]:
         # One array for the song, each chunk freed as soon as it is copied in (never two copies).
         frames = np.empty((self.chunks[0].shape[0], sum(c.shape[1] for c in self.chunks)), np.float32)
         filled = 0
@@ -508,6 +524,8 @@ def _decode(item: _File, tasks: Sequence[AnalysisTask], put: Callable[[tuple], N
             for inputs in feed_job(item.jobs[task.name], frames, final):
                 put(("inputs", item, task, inputs))
     item.duration_s = decoded.duration_s
+    for job in item.jobs.values():
+        job.decoded(item.name, item.duration_s)
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -525,22 +543,28 @@ class FileOutcome:
 
 
 def plan_file(
-    store: ResultStore, tasks: Sequence[AnalysisTask], path: str, force: bool
+    store: ResultStore,
+    tasks: Sequence[AnalysisTask],
+    path: str,
+    force: bool,
+    lock: AbstractContextManager | None = None,
 ) -> tuple[str, list[AnalysisTask]]:
-    """The file's content hash and the tasks it still needs (all of them with ``force``).
+    """The file's content hash and the tasks it still needs (all of them with ``force``); ``lock``
+    guards the store's queries when threads share it (the file is hashed outside it).
 
     Raises:
         AudioError: the file is missing (a broken link says so) or cannot be read.
     """
     try:
-        digest = store.file_hash(path)
+        digest = store.file_hash(path, lock)
     except OSError as exc:
         name = display_path(path)
         if not os.path.exists(path):
             broken = " (a broken symbolic link)" if os.path.islink(path) else ""
             raise AudioError(f"{name}: no such file{broken}") from None
         raise AudioError(f"{name}: cannot read ({exc.strerror})") from None
-    return digest, [t for t in tasks if force or not store.done(digest, t.name, t.model_version)]
+    with lock or nullcontext():
+        return digest, [t for t in tasks if force or not store.done(digest, t.name, t.model_version)]
 
 
 def error_rows(
@@ -568,22 +592,29 @@ class Analyzer:
     """Runs tasks over files into a :class:`ResultStore` (see the module's docstring)."""
 
     def __init__(
-        self, tasks: Sequence[AnalysisTask], store: ResultStore, *, jobs: int = 2, force: bool = False
+        self,
+        tasks: Sequence[AnalysisTask],
+        store: ResultStore,
+        *,
+        jobs: int = 2,
+        force: bool = False,
+        inference_threads: int | None = None,
     ):
         if jobs < 1:
             raise ParameterError(f"jobs must be positive, got {jobs}")
+        if inference_threads is not None and inference_threads < 1:
+            raise ParameterError(f"inference_threads must be positive, got {inference_threads}")
         self.tasks = list(tasks)
         self.store = store
         self.jobs = jobs
         self.force = force
+        self.inference_threads = inference_threads or os.cpu_count() or 1
         self._store_lock = threading.Lock()
-        self._batchers = {t.name: CrossFileBatcher(t.run, t.batch_size) for t in self.tasks}
         self._pending: dict[str, list[Deferred]] = {t.name: [] for t in self.tasks}
 
     def _plan(self, item: _File) -> None:
         """Hash the file and start a job for every task not yet stored for its content."""
-        with self._store_lock:
-            item.digest, needed = plan_file(self.store, self.tasks, item.path, self.force)
+        item.digest, needed = plan_file(self.store, self.tasks, item.path, self.force, self._store_lock)
         item.jobs = {t.name: t.start() for t in needed}
 
     def _work(self, item: _File, out: queue.Queue) -> None:
@@ -615,22 +646,33 @@ class Analyzer:
         threads = [threading.Thread(target=worker, daemon=True) for _ in range(self.jobs)]
         for t in threads:
             t.start()
+        # The models run in a pool (each session on one thread, any batch of any task on any of
+        # them), so batches of one model, and of several, run side by side while this thread gathers.
+        inference = ThreadPoolExecutor(self.inference_threads, thread_name_prefix="musicedge-infer")
+        batchers = {
+            t.name: CrossFileBatcher(
+                t.run, t.batch_size, executor=inference, max_in_flight=2 * self.inference_threads
+            )
+            for t in self.tasks
+        }
         next_to_report = 0
         try:
             while next_to_report < len(items):
                 kind, item, task, inputs = messages.get()
                 if kind == "inputs":
                     job = item.jobs[task.name]
-                    self._batchers[task.name].add(job.take, inputs)
+                    batchers[task.name].add(job.take, inputs)
                 else:
                     item.decoded = True
                     if next_to_start < len(items):
                         work.put(items[next_to_start])
                         next_to_start += 1
+                for batcher in batchers.values():
+                    batcher.deliver()
                 # While a file is still decoding, more inputs will come and fill the batches; once
                 # none is, nothing will: score what waits.
                 if all(i.decoded for i in items[next_to_report:next_to_start]):
-                    for batcher in self._batchers.values():
+                    for batcher in batchers.values():
                         batcher.flush()
                 while next_to_report < len(items) and items[next_to_report].complete:
                     yield self._store(items[next_to_report])
@@ -641,6 +683,7 @@ class Analyzer:
         finally:
             for _ in threads:
                 work.put(None)
+            inference.shutdown(wait=True, cancel_futures=True)
 
     def _store(self, item: _File) -> FileOutcome:
         if item.error is None and not item.jobs:
@@ -728,9 +771,10 @@ def run_analysis(
     if not files:
         raise ParameterError("no audio files found in " + ", ".join(os.fspath(p) for p in paths))
     jobs = jobs or max(1, min(4, os.cpu_count() or 1))
-    # One ONNX Runtime thread per model: the main thread runs the models while the workers decode, and
-    # spinning intra-op threads would only take CPU from the decoders (measured: 9.0 s -> 6.4 s wall,
-    # 17.8 s -> 9.9 s CPU for 30 three-minute songs on 2 cores).
+    # One ONNX Runtime thread per session run: the inference pool runs batches side by side instead,
+    # and spinning intra-op threads would only take CPU from the decoders (measured in session 2,
+    # when the main thread ran every batch: 9.0 s -> 6.4 s wall, 17.8 s -> 9.9 s CPU for 30
+    # three-minute songs on 2 cores).
     tasks = load_tasks(task_names, models, device=device, threads=1, out=out)
     out = Path(out)
     counts = {"done": 0, "skipped": 0, "failed": 0}

@@ -19,6 +19,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -94,20 +95,27 @@ class ResultStore:
 
     # -- content hashes ------------------------------------------------------------------------------
 
-    def file_hash(self, path: str | os.PathLike) -> str:
-        """The content hash of ``path``, from the cache when its size and mtime are unchanged."""
+    def file_hash(self, path: str | os.PathLike, lock: AbstractContextManager | None = None) -> str:
+        """The content hash of ``path``, from the cache when its size and mtime are unchanged.
+
+        ``lock``, when threads share the store, is held for the cache's queries only: the file is
+        read and hashed outside it, so that threads hash side by side."""
+        lock = lock or nullcontext()
         p = os.fspath(path)
         st = os.stat(p)
         key = display_path(p)
-        row = self._db.execute(
-            "SELECT size, mtime_ns, content_hash FROM files WHERE path = ?", (key,)
-        ).fetchone()
+        with lock:
+            row = self._db.execute(
+                "SELECT size, mtime_ns, content_hash FROM files WHERE path = ?", (key,)
+            ).fetchone()
         if row is not None and row[0] == st.st_size and row[1] == st.st_mtime_ns:
             return row[2]
         digest = content_hash(p)
-        self._db.execute(
-            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", (key, st.st_size, st.st_mtime_ns, digest)
-        )
+        with lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
+                (key, st.st_size, st.st_mtime_ns, digest),
+            )
         return digest
 
     # -- results ---------------------------------------------------------------------------------------
