@@ -13,6 +13,7 @@ from musicedge.errors import ParameterError  # noqa: E402
 from training.models.vae import LatentVAE, VaeDecoder, VaeEncoder, kl_per_dim  # noqa: E402
 from training.tasks.latent import (  # noqa: E402
     MIX_DESCRIPTORS,
+    BalancedSelection,
     LatentConfig,
     Prepared,
     SpectrumDescriptors,
@@ -196,3 +197,30 @@ def test_init_trains_on_from_a_checkpoint_with_its_statistics_and_pca_paths(tmp_
         LatentConfig(data=tmp_path, out=tmp_path, keep="first")
     with pytest.raises(ParameterError, match="exclude each other"):
         LatentConfig(data=tmp_path, out=tmp_path, init=path, reuse=path)
+
+
+def test_balanced_keeps_the_most_monotonic_epoch_below_pca(tmp_path):
+    small = {"n_mels": 16, "frames": 32, "latent_dim": 4, "widths": (8, 16), "rnn": 8, "threads": 1}
+    cfg = LatentConfig(data=tmp_path, out=tmp_path, keep="balanced", beta=0.5, lr=1e-2, epochs=4,
+                       steps_per_epoch=2, batch_size=4, **small)  # fmt: skip
+    prepared = _tiny_prepared(-40.0, 0)
+    log = io.StringIO()
+    result = train_vae(cfg, prepared, log=log)
+    rows = result.history
+    assert all(-1.0 <= r["valid_spearman"] <= 1.0 for r in rows) and "spearman" in log.getvalue()
+    pca = rows[0]["valid_pca_rmse_db"]
+    below = [r for r in rows if r["valid_rmse_db"] < pca]
+    if below:
+        expected = max(below, key=lambda r: r["valid_spearman"])["epoch"]
+    else:
+        expected = min(rows, key=lambda r: r["valid_rmse_db"])["epoch"]
+    assert result.best_epoch == expected
+
+    valid_x, _ = fixed_excerpts(prepared.valid, 32)
+    selection = BalancedSelection(cfg, prepared, valid_x)
+    assert selection.pca_rmse_db == pytest.approx(pca)
+    under, over = selection.pca_rmse_db - 0.1, selection.pca_rmse_db + 0.1
+    # below PCA beats any error above it, whatever the interpolations; then the more monotonic wins
+    assert selection.rank(under, 0.1) > selection.rank(over, 0.99)
+    assert selection.rank(under, 0.9) > selection.rank(under - 0.05, 0.8)
+    assert selection.rank(over, 0.1) > selection.rank(over + 0.5, 0.9)  # above PCA: the lower error

@@ -26,7 +26,9 @@ What it does:
    an interpolation-consistency term (:func:`mix_loss`: the loudness, spectral centroid and bass ratio
    of the excerpt decoded a fraction of the way between two latents should be that fraction of the
    way between the decoded ends' values); keeps the epoch with the lowest validation reconstruction
-   error (``--keep last``: the last epoch); ``--init`` starts from an earlier run's ``best.pt``
+   error (``--keep last``: the last epoch; ``--keep balanced``: of the epochs whose validation error
+   is below PCA's, the one whose validation interpolations are the most monotonic, see
+   :class:`BalancedSelection`); ``--init`` starts from an earlier run's ``best.pt``
    instead (:func:`warm_start`: its weights and band statistics, the KL term at full weight from the
    first step), so a term can be added once the reconstruction has converged;
 4. measures on held-out excerpts (four per test track, evenly spaced): reconstruction RMSE in dB
@@ -95,8 +97,9 @@ WIN_LENGTHS = (2048, 1024, 512)
 SPLITS = ("train", "valid", "test")
 #: The likelihood's scale: one for every bin (dB) or each band's own standard deviation.
 LOSS_SCALES = ("db", "band")
-#: Which epoch's model a run keeps: the lowest validation reconstruction error, or the last.
-KEEP = ("best", "last")
+#: Which epoch's model a run keeps: the lowest validation reconstruction error, the last, or the
+#: balance of issue 7's two targets on the validation excerpts (:class:`BalancedSelection`).
+KEEP = ("best", "last", "balanced")
 #: Fixed held-out excerpts per track (evenly spaced over it).
 EXCERPTS_PER_TRACK = 4
 
@@ -487,6 +490,49 @@ def vae_rmse(model: LatentVAE, x: np.ndarray) -> float:
     return rmse_db(x[:, 0], decode_all(model.decoder, mu))
 
 
+class BalancedSelection:
+    """``--keep balanced``: issue 7's two targets, reconstruction below PCA and monotonic
+    interpolations, measured on the validation excerpts after every epoch. An epoch whose validation
+    error is below that of PCA with as many components (fitted on training excerpts, as the held-out
+    comparison is) ranks above every other, and among those the higher mean Spearman of the linear
+    interpolations between 40 fixed pairs wins (:func:`musicedge.latent.interpolation_monotonicity`,
+    9 steps, decoded by the torch model); until one is, the lowest error."""
+
+    def __init__(self, cfg: LatentConfig, prepared: Prepared, valid_x: np.ndarray, pairs: int = 40) -> None:
+        from musicedge.descriptors import describe_batch
+
+        train_x, _ = fixed_excerpts(prepared.train, cfg.frames, per_track=8)
+        self.pca_rmse_db = pca_rmse(train_x[:, 0], valid_x[:, 0], cfg.latent_dim)
+        self.frontend_config = prepared.frontend
+        self.descriptor_std = describe_batch(train_x[:, 0], prepared.frontend).std(axis=0)
+        order = np.random.default_rng(cfg.seed).permutation(len(valid_x))
+        self.pairs = max(1, min(pairs, len(valid_x) // 2))
+        self.a_x, self.b_x = valid_x[order[: self.pairs]], valid_x[order[self.pairs : 2 * self.pairs]]
+        self._decoder: torch.nn.Module | None = None
+
+    # what interpolation_monotonicity asks of a LatentModel
+    @staticmethod
+    def interpolate(a: np.ndarray, b: np.ndarray, steps: int, mode: str) -> np.ndarray:
+        t = np.linspace(0.0, 1.0, steps)[:, None]
+        return (a[None] + t * (b - a)[None]).astype(np.float32)
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        return decode_all(self._decoder, z)
+
+    def spearman(self, model: LatentVAE) -> float:
+        """The mean signed Spearman of the validation interpolations (the model on the CPU)."""
+        from musicedge.latent import interpolation_monotonicity
+
+        self._decoder = model.decoder
+        a, _ = encode_all(model.encoder, self.a_x)
+        b, _ = encode_all(model.encoder, self.b_x)
+        value = interpolation_monotonicity(self, a, b, steps=9, mode="linear")["spearman_mean"]
+        return float(value) if value is not None else 0.0
+
+    def rank(self, rmse_db: float, spearman: float) -> tuple[int, float]:
+        return (1, spearman) if rmse_db < self.pca_rmse_db else (0, -rmse_db)
+
+
 @dataclass
 class TrainResult:
     model: LatentVAE
@@ -581,8 +627,9 @@ def train_vae(cfg: LatentConfig, prepared: Prepared, log: TextIO = sys.stderr) -
     rng = np.random.default_rng(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     valid_x, _ = fixed_excerpts(prepared.valid, cfg.frames)
+    balanced = BalancedSelection(cfg, prepared, valid_x) if cfg.keep == "balanced" else None
     anneal_steps = cfg.anneal_epochs * cfg.steps_per_epoch
-    best, best_state, best_epoch, history = math.inf, None, 0, []
+    best, best_state, best_epoch, history = (-1, -math.inf), None, 0, []
     started = time.perf_counter()
     step = 0
     for epoch in range(1, cfg.epochs + 1):
@@ -616,6 +663,7 @@ def train_vae(cfg: LatentConfig, prepared: Prepared, log: TextIO = sys.stderr) -
             sums += (loss.item(), nll.item(), kl.item())
         model.cpu()
         score = vae_rmse(model, valid_x)
+        spearman = balanced.spearman(model) if balanced is not None else None
         model.to(device)
         row = {
             "epoch": epoch,
@@ -627,16 +675,21 @@ def train_vae(cfg: LatentConfig, prepared: Prepared, log: TextIO = sys.stderr) -
             "valid_rmse_db": float(score),
             "seconds": time.perf_counter() - started,
         }
+        if balanced is not None:
+            row["valid_spearman"] = spearman
+            row["valid_pca_rmse_db"] = balanced.pca_rmse_db
         history.append(row)
+        extra = "" if balanced is None else f" (PCA {balanced.pca_rmse_db:.3f}), spearman {spearman:.3f}"
         print(
             f"latent: epoch {epoch}/{cfg.epochs} loss {row['loss']:.1f} nll {row['nll']:.1f} "
             f"kl {row['kl']:.1f} mix {row['mix']:.1f} "
-            f"beta {beta:.2f} valid rmse {score:.2f} dB ({row['seconds']:.0f} s)",
+            f"beta {beta:.2f} valid rmse {score:.3f} dB{extra} ({row['seconds']:.0f} s)",
             file=log,
             flush=True,
         )
-        if score < best or cfg.keep == "last":
-            best, best_epoch = score, epoch
+        rank = balanced.rank(score, spearman) if balanced is not None else (0, -score)
+        if rank > best or cfg.keep == "last":
+            best, best_epoch = rank, epoch
             best_state = copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
     return TrainResult(model.cpu().eval(), history, best_epoch, time.perf_counter() - started, init=start)
@@ -1048,8 +1101,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--keep",
         choices=KEEP,
         default="best",
-        help="the epoch kept: lowest validation reconstruction error (best), or the last (a fine-tune "
-        "whose extra term costs reconstruction would otherwise keep its first epoch)",
+        help="the epoch kept: lowest validation reconstruction error (best), the last (a fine-tune "
+        "whose extra term costs reconstruction would otherwise keep its first epoch), or balanced: of "
+        "the epochs whose validation error is below PCA's, the one with the most monotonic "
+        "validation interpolations",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
