@@ -8,8 +8,8 @@ The flow, per file::
     main thread:    inputs of all files in flight ─► one CrossFileBatcher per model (full batches
                     across files) ─► outputs back to each file's job, in order ─► results of a
                     finished file stored in one transaction
-    inference pool: one thread per core runs the batches of every model, each on one ONNX Runtime
-                    thread, side by side
+    inference pool: one thread per core (up to 8) runs the batches of every model side by side,
+                    each on one ONNX Runtime thread
 
 Memory stays flat: files are decoded a block at a time, at most ``2 * jobs`` files are in flight and
 the queue between the threads is bounded. A task is skipped for a file whose content already has a
@@ -588,6 +588,10 @@ def commit_deferred(store: ResultStore, task: AnalysisTask, pending: list[Deferr
         store.put(digest, path, [(task.name, task.model_version, True, record)])
 
 
+#: The default size of the inference pool on a machine with more cores than this.
+MAX_INFERENCE_THREADS = 8
+
+
 class Analyzer:
     """Runs tasks over files into a :class:`ResultStore` (see the module's docstring)."""
 
@@ -608,7 +612,8 @@ class Analyzer:
         self.store = store
         self.jobs = jobs
         self.force = force
-        self.inference_threads = inference_threads or os.cpu_count() or 1
+        # one per core, up to MAX_INFERENCE_THREADS: the batches in flight (and their memory) grow with it
+        self.inference_threads = inference_threads or min(MAX_INFERENCE_THREADS, os.cpu_count() or 1)
         self._store_lock = threading.Lock()
         self._pending: dict[str, list[Deferred]] = {t.name: [] for t in self.tasks}
 
