@@ -165,6 +165,7 @@ def plot(
     ax.set_xscale("log")
     ticks = matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}x")
     ax.xaxis.set_major_formatter(ticks)
+    ax.xaxis.set_minor_locator(matplotlib.ticker.LogLocator(subs=(2.0, 5.0)))  # labels that fit
     ax.xaxis.set_minor_formatter(ticks)
     ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.axvline(1.0, color="black", linewidth=0.8)
