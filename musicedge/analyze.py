@@ -233,7 +233,9 @@ class _SegmentJob(FileJob):
             chunk = self.chunks.pop(0)
             frames[:, filled : filled + chunk.shape[1]] = chunk
             filled += chunk.shape[1]
-        return self.task.segmenter.result_from_frames(frames, duration_s, path).to_dict()
+        long_song = frames.shape[1] > self.task.long_song_frames
+        with self.task.long_songs if long_song else nullcontext():
+            return self.task.segmenter.result_from_frames(frames, duration_s, path).to_dict()
 
 
 class SegmentTask(AnalysisTask):
@@ -246,6 +248,12 @@ class SegmentTask(AnalysisTask):
 
         self.segmenter = Segmenter.load(model, device=device, threads=threads)
         self._version = model_file_version(self.segmenter.model)
+        # Long songs go through the model one at a time, whichever worker finished decoding them: the
+        # attention over a full window (8 minutes) is a run's biggest allocation (about 380 MiB), and
+        # two at once took the peak for two two-hour files from 1.1 to 1.46 GiB. It grows with the
+        # square of the length, so songs up to half a window (a quarter of that) run side by side.
+        self.long_songs = threading.Lock()
+        self.long_song_frames = self.segmenter.spec.window_frames // 2
 
     @property
     def frontend(self) -> FrontendConfig:

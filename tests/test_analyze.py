@@ -250,3 +250,38 @@ def test_bad_arguments_are_usage_errors(tmp_path):
     sf.write(tmp_path / "x.wav", np.zeros(22050, np.float32), 22050)
     done = analyze_cli(str(tmp_path / "x.wav"), "--out", str(tmp_path / "o2"))
     assert done.returncode in (1, 2) and "o2" in done.stderr
+
+
+@pytest.mark.parametrize("long_song_frames", [0, 10**9])
+def test_long_songs_go_through_the_structure_model_one_at_a_time(library, tmp_path, long_song_frames):
+    """Songs over ``long_song_frames`` take the task's lock (the attention over a full window is the
+    run's biggest allocation); shorter ones may run side by side. The records are the same."""
+    import threading
+
+    tasks = load_tasks(["segment"], {})
+    task = tasks[0]
+    task.long_song_frames = long_song_frames
+    running, most, lock = [0], [0], threading.Lock()
+    original = task.segmenter.result_from_frames
+
+    def counted(*args, **kwargs):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)  # long enough for the other worker's song to arrive
+        try:
+            return original(*args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    task.segmenter.result_from_frames = counted
+    with ResultStore(tmp_path) as store:
+        outcomes = list(Analyzer(tasks, store, jobs=2).run(library[:4]))
+        records = [store.get(o.digest, "segment").record for o in outcomes]
+    assert [o.status for o in outcomes] == ["done"] * 4
+    if long_song_frames == 0:
+        assert most[0] == 1
+    segmenter = Segmenter.load("structure")
+    for path, record in zip(library[:4], records, strict=True):
+        assert record["segments"] == segmenter.analyze(path).to_dict()["segments"]
