@@ -60,8 +60,7 @@ class CrossFileBatcher:
         """Hand the outputs of finished batches to their owners, oldest first; with ``wait``, of all
         batches. A batch whose ``run`` raised raises here."""
         while self._in_flight and (wait or self._in_flight[0][0].done()):
-            future, owners, sizes = self._in_flight.popleft()
-            self._hand_over(future.result(), owners, sizes)
+            self._hand_over_oldest()
 
     def _run_batch(self) -> None:
         parts, owners, size = [], [], 0
@@ -83,8 +82,12 @@ class CrossFileBatcher:
             return
         self._in_flight.append((self.executor.submit(self.run, batch), owners, sizes))
         while len(self._in_flight) > self.max_in_flight:
-            future, owners, sizes = self._in_flight.popleft()
-            self._hand_over(future.result(), owners, sizes)
+            self._hand_over_oldest()
+
+    def _hand_over_oldest(self) -> None:
+        """Wait for the oldest batch in flight and hand its outputs over."""
+        future, owners, sizes = self._in_flight.popleft()
+        self._hand_over(future.result(), owners, sizes)
 
     @staticmethod
     def _hand_over(outputs: np.ndarray, owners: list[Owner], sizes: list[int]) -> None:
