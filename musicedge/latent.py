@@ -36,7 +36,15 @@ from .frontend import MelFrontend
 from .model import OnnxModel
 from .models import available, resolve
 
-__all__ = ["ExplainRow", "LatentModel", "interpolation_monotonicity", "slerp", "write_png_strip"]
+__all__ = [
+    "ExplainRow",
+    "LatentModel",
+    "interpolation_monotonicity",
+    "latent_path",
+    "lerp",
+    "slerp",
+    "write_png_strip",
+]
 
 MODES = ("linear", "slerp")
 #: Traversals span the training latents' mean +- TRAVERSAL_SPAN standard deviations.
@@ -70,17 +78,31 @@ def _pair_paths(name_or_path: str | os.PathLike[str]) -> tuple[Path, Path]:
     return (first, other) if first.stem.endswith("encoder") else (other, first)
 
 
+def lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Linear interpolation between rows ``a`` and ``b`` ``(D,)`` at fractions ``t`` ``(S,)``: ``(S, D)``."""
+    return a[None] + t[:, None] * (b - a)[None]
+
+
+def latent_path(a: np.ndarray, b: np.ndarray, steps: int, mode: str = "linear") -> np.ndarray:
+    """``(steps, D)`` float32 points from latent ``a`` to ``b``, both included, computed in float64:
+    :func:`lerp` for ``"linear"``, :func:`slerp` for ``"slerp"`` (what :meth:`LatentModel.interpolate`
+    returns once its arguments are checked)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    t = np.linspace(0.0, 1.0, int(steps))
+    return (lerp if mode == "linear" else slerp)(a, b, t).astype(np.float32)
+
+
 def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Spherical interpolation between rows ``a`` and ``b`` ``(D,)`` at fractions ``t`` ``(S,)``:
     ``(S, D)``; the norms are interpolated linearly, the directions along the great circle (linear
     when ``a`` and ``b`` are parallel)."""
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
     if na < 1e-8 or nb < 1e-8:
-        return a[None] + t[:, None] * (b - a)[None]
+        return lerp(a, b, t)
     ua, ub = a / na, b / nb
     omega = float(np.arccos(np.clip(ua @ ub, -1.0, 1.0)))
     if omega < 1e-4:
-        return a[None] + t[:, None] * (b - a)[None]
+        return lerp(a, b, t)
     s = np.sin(omega)
     direction = (np.sin((1 - t) * omega)[:, None] * ua + np.sin(t * omega)[:, None] * ub) / s
     return direction * ((1 - t) * na + t * nb)[:, None]
@@ -365,11 +387,7 @@ class LatentModel:
             raise ParameterError(f"steps must be an integer >= 2 (both ends are included), got {steps!r}")
         if mode not in MODES:
             raise ParameterError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-        za, zb = self._as_z(a, "a").astype(np.float64), self._as_z(b, "b").astype(np.float64)
-        t = np.linspace(0.0, 1.0, int(steps))
-        if mode == "linear":
-            return (za[None] + t[:, None] * (zb - za)[None]).astype(np.float32)
-        return slerp(za, zb, t).astype(np.float32)
+        return latent_path(self._as_z(a, "a"), self._as_z(b, "b"), int(steps), mode)
 
     def check_dim(self, dim: Any) -> int:
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not 0 <= dim < self.latent_dim:

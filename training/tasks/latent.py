@@ -510,11 +510,12 @@ class BalancedSelection:
         self.a_x, self.b_x = valid_x[order[: self.pairs]], valid_x[order[self.pairs : 2 * self.pairs]]
         self._decoder: torch.nn.Module | None = None
 
-    # what interpolation_monotonicity asks of a LatentModel
+    # what interpolation_monotonicity asks of a LatentModel: its path between two latents, and decode
     @staticmethod
     def interpolate(a: np.ndarray, b: np.ndarray, steps: int, mode: str) -> np.ndarray:
-        t = np.linspace(0.0, 1.0, steps)[:, None]
-        return (a[None] + t * (b - a)[None]).astype(np.float32)
+        from musicedge.latent import latent_path
+
+        return latent_path(a, b, steps, mode)
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         return decode_all(self._decoder, z)
