@@ -8,7 +8,9 @@ file, so both engines run identical weights (the values do not change the cost).
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -109,3 +111,59 @@ def run(quick: bool = False) -> list[Record]:
         if f"{name}.int8" in bundled:
             records.append(_int8_vs_fp32(name, path, bundled[f"{name}.int8"], repeats))
     return records
+
+
+def int8_methods(names: list[str]) -> dict[str, dict[str, float]]:
+    """Speed-up over fp32 of each int8 method for each architecture of ``training.models``, as
+    ``python -m export --int8`` measures it: 128x128 mel windows (a waveform model: the same 3 s of
+    samples), seeded random weights (the cost does not depend on them), calibration on the real music
+    the exporter finds. Returns ``{name: {method: fp32 ms / method ms}}``."""
+    import torch
+
+    from export.onnx_export import export_model
+    from musicedge import FrontendConfig
+    from musicedge.spec import ModelSpec
+    from training.models import create_model
+
+    torch.set_num_threads(1)
+    frontend = FrontendConfig.preset("gtzan22k")
+    speedups = {}
+    for name in names:
+        torch.manual_seed(0)
+        model = create_model(
+            name, n_classes=10, n_mels=128, window_frames=128, hop_length=frontend.hop_length
+        )
+        hop = frontend.hop_length
+        extra = {"input": "wave", "window_samples": str(128 * hop), "hop_samples": str(64 * hop)}
+        spec = ModelSpec(
+            task="classify",
+            frontend=frontend,
+            window_frames=128,
+            hop_frames=64,
+            model_name=name,
+            model_version="bench",
+            labels=tuple("abcdefghij"),
+            extra=extra if "wave" in model.input_names else {},
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            report = export_model(model, spec, Path(tmp) / f"{name}.onnx", int8=True, int8_min_agreement=0.0)
+        latency = report.quantization["latency_ms"]
+        speedups[name] = {m: latency["fp32"] / ms for m, ms in latency.items() if m != "fp32"}
+    return speedups
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.inference int8``: each int8 method's speed-up over fp32 per architecture
+    (the table in ``export/quantize.py``)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.inference", description=main.__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    int8 = sub.add_parser("int8", help="int8 speed-ups over fp32 per architecture and method")
+    int8.add_argument("--models", nargs="+", default=["cnn5", "resnet", "ast", "hubert"])
+    args = parser.parse_args(argv)
+    for name, speedups in int8_methods(args.models).items():
+        print(f"{name:8s} " + "  ".join(f"{m} {x:.2f}x" for m, x in sorted(speedups.items())), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,17 +2,17 @@
 
 Two methods, because neither wins everywhere on a CPU. Speed-ups over the fp32 file at batch 1, one
 thread (AVX-512 VNNI, ONNX Runtime 1.31), for the models of ``training.models`` on 128x128 mel windows
-(HuBERT: 65536 samples), as ``python -m export --int8`` measured them (random weights: the speed does
-not depend on them; ``/work/scratch/int8/four.py`` in session 7):
+(HuBERT: 65536 samples), as ``python -m export --int8`` measured them on seeded random weights (the
+speed does not depend on them); ``python -m benchmarks.inference int8`` makes this table again:
 
 =========  =====================================================  =====  ======  =====  ======
 method     what                                                   CNN5   ResNet  AST    HuBERT
 =========  =====================================================  =====  ======  =====  ======
-static     QDQ, uint8 activations calibrated (MinMax) on real     2.1x   1.5x    0.65x  0.9x
+static     QDQ, uint8 activations calibrated (MinMax) on real     2.2x   1.65x   0.7x   0.9x
            windows, int8 per-channel weights, the stem float
            (below); ONNX Runtime fuses it into QLinearConv /
            QGemm / QLinearMatMul
-dynamic    int8 weights of MatMul / Gemm only, activations        1.0x   1.0x    1.4x   1.05x
+dynamic    int8 weights of MatMul / Gemm only, activations        1.0x   1.0x    1.4x   1.06x
            quantised on the fly (Conv stays float: its
            ConvInteger kernel is 8x slower than float here)
 =========  =====================================================  =====  ======  =====  ======
