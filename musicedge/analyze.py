@@ -248,12 +248,11 @@ class SegmentTask(AnalysisTask):
 
         self.segmenter = Segmenter.load(model, device=device, threads=threads)
         self._version = model_file_version(self.segmenter.model)
-        # Long songs go through the model one at a time, whichever worker finished decoding them: the
-        # attention over a full window (8 minutes) is a run's biggest allocation (about 380 MiB), and
-        # two at once took the peak for two two-hour files from 1.1 to 1.46 GiB. It grows with the
-        # square of the length, so songs up to half a window (a quarter of that) run side by side.
+        # Long songs (Segmenter.long_input_frames) go through the model one at a time, whichever worker
+        # finished decoding them: two full windows at once took the peak for two two-hour files from
+        # 1.1 to 1.46 GiB. Shorter songs run side by side.
         self.long_songs = threading.Lock()
-        self.long_song_frames = self.segmenter.spec.window_frames // 2
+        self.long_song_frames = self.segmenter.long_input_frames
 
     @property
     def frontend(self) -> FrontendConfig:

@@ -77,11 +77,11 @@ def _tensor_info(arg: Any) -> TensorInfo:
     return TensorInfo(arg.name, _ORT_DTYPES.get(arg.type), shape)
 
 
-def session_options(threads: int | None = None, *, memory_arena: bool = True):
+def session_options(threads: int | None = None):
     """ONNX Runtime options for every musicedge session: full graph optimisation, quiet logs, and with
-    ``threads`` that many intra-op threads and one inter-op thread. ``memory_arena=False`` gives memory
-    back after each run: for models whose input size varies widely (a whole song), where the arena
-    would keep the largest run's memory, and more, for the life of the session."""
+    ``threads`` that many intra-op threads and one inter-op thread. The memory arena stays on: a run
+    reuses the memory of the one before instead of faulting in fresh pages (see
+    :meth:`OnnxModel.run`'s ``release_memory`` for the odd run much larger than the others)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -90,7 +90,6 @@ def session_options(threads: int | None = None, *, memory_arena: bool = True):
     # as a ModelError naming the file (a logged copy would only be noise on stderr).
     options.log_severity_level = 4
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.enable_cpu_mem_arena = memory_arena
     if threads is not None:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -116,7 +115,6 @@ class OnnxModel:
             (a :class:`~musicedge.errors.ParameterError` when CUDA does not run here).
         threads: ONNX Runtime's intra-op threads; ``None`` lets ONNX Runtime choose (one per
             physical core). Use 1 when several models or workers run side by side.
-        memory_arena: keep ONNX Runtime's memory arena (see :func:`session_options`).
 
     Raises:
         ModelError: the file is missing, not an ONNX model ONNX Runtime can load, or its
@@ -134,7 +132,6 @@ class OnnxModel:
         *,
         device: str = "auto",
         threads: int | None = None,
-        memory_arena: bool = True,
     ) -> None:
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ParameterError(f"threads must be a positive integer or None, got {threads!r}")
@@ -142,6 +139,7 @@ class OnnxModel:
         self._session = None
         self._frontend: MelFrontend | None = None
         self._lock = threading.Lock()
+        self._release = None  # the RunOptions of release_memory, made on first use
         self.threads = threads
         self.device = device
 
@@ -162,7 +160,7 @@ class OnnxModel:
         try:
             session = ort.InferenceSession(
                 str(self._path),
-                sess_options=session_options(threads, memory_arena=memory_arena),
+                sess_options=session_options(threads),
                 providers=providers,
             )
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime raises its own classes, all Exception
@@ -245,13 +243,18 @@ class OnnxModel:
 
     # -- running ---------------------------------------------------------------------------------
 
-    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def run(self, feeds: Mapping[str, np.ndarray], *, release_memory: bool = False) -> dict[str, np.ndarray]:
         """Run the model once.
 
         Args:
             feeds: one array per graph input, by name (:attr:`input_names`), each of the input's
                 dtype and rank, with its fixed axes at their sizes; e.g. ``{"mel": float32 (B, 1,
                 n_mels, W)}`` or ``{"mel": ..., "meta": int64 (B, L)}``.
+            release_memory: give the memory arena's free chunks back after this run. For a run far
+                larger than the usual ones (a long song through a model whose memory grows with the
+                input), whose memory the session would otherwise keep for its whole life. Off, the
+                next run reuses the memory, which for a model's usual input is much cheaper than
+                faulting in fresh pages.
 
         Returns:
             ``{output name: array}`` in :attr:`output_names` order, e.g. ``{"logits": (B, C)}``.
@@ -266,12 +269,21 @@ class OnnxModel:
             raise ModelError(f"{self._path}: the model is closed")
         prepared = self._check_feeds(feeds)
         try:
-            values = session.run(None, prepared)
+            values = session.run(None, prepared, self._release_options() if release_memory else None)
         except Exception as exc:  # noqa: BLE001 - ONNX Runtime's own exception classes
             shapes = ", ".join(f"{name} {tuple(array.shape)}" for name, array in prepared.items())
             message = " ".join(str(exc).split())
             raise ModelError(f"{self._path}: ONNX Runtime failed on inputs {shapes}: {message}") from None
         return dict(zip(self.output_names, values, strict=True))
+
+    def _release_options(self):
+        if self._release is None:
+            import onnxruntime as ort
+
+            self._release = ort.RunOptions()
+            arenas = "gpu:0;cpu:0" if self._provider == "CUDAExecutionProvider" else "cpu:0"
+            self._release.add_run_config_entry("memory.enable_memory_arena_shrinkage", arenas)
+        return self._release
 
     def _check_feeds(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         if not isinstance(feeds, Mapping):

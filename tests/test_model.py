@@ -125,6 +125,14 @@ def test_run_matches_numpy_at_dynamic_batch_and_time(toy, batch, frames):
     np.testing.assert_allclose(out["logits"], expected_logits(mel), atol=1e-5)
 
 
+def test_release_memory_changes_nothing_but_the_memory(toy):
+    model = OnnxModel(toy, device="cpu")
+    mel = np.random.default_rng(3).standard_normal((2, 1, N_MELS, 50)).astype(np.float32)
+    released = model.run({"mel": mel}, release_memory=True)["logits"]
+    np.testing.assert_array_equal(released, model.run({"mel": mel})["logits"])
+    np.testing.assert_allclose(released, expected_logits(mel), atol=1e-5)
+
+
 def test_two_inputs_and_non_contiguous_arrays(tmp_path):
     path = write_model(tmp_path / "fusion.onnx", make_spec().to_metadata(), with_meta=True)
     model = OnnxModel(path, device="cpu")

@@ -214,6 +214,24 @@ def test_long_song_runs_in_windows(structure):
     _covering(structure.segment(y, sr=sr), 540.0)
 
 
+def test_only_long_inputs_give_their_memory_back(structure, monkeypatch):
+    """The session keeps the memory of runs up to half a window for the next song; longer ones (whose
+    attention needs up to four times as much) give it back."""
+    runs = []
+    original = structure.model.run
+
+    def recorded(feeds, *, release_memory=False):
+        runs.append((feeds["mel"].shape[-1], release_memory))
+        return original(feeds, release_memory=release_memory)
+
+    monkeypatch.setattr(structure.model, "run", recorded)
+    n_mels, half = structure.spec.frontend.n_mels, structure.long_input_frames
+    for frames in (1000, half, half + structure.pool, 3 * half):
+        structure.activations(np.zeros((n_mels, frames), np.float32))
+    assert runs[:3] == [(1000, False), (half, False), (half + structure.pool, True)]
+    assert len(runs) > 4 and all(size > half and release for size, release in runs[3:])
+
+
 def test_bad_input_errors(structure, tmp_path):
     with pytest.raises(ParameterError, match="sr is required"):
         structure.segment(np.zeros(100, np.float32))
