@@ -16,6 +16,15 @@ Both halves also have a linear path (encoder: the standardised first channel, fl
 decoder: ``z`` to the standardised output), added to the deep one: with it the model holds
 probabilistic PCA as a special case, and the CNN and GRU learn what a linear map cannot.
 
+With ``level="linear"`` the decoder's output is shifted, as a whole, so that its loudness (the
+descriptor ``loudness_db``: the mean over frames of the bands' summed power, in dB) is a linear function
+of ``z`` (``gain``): along a straight line in the latent space the decoded loudness then moves
+linearly, so monotonically, from one end to the other. Without it a decoder close to linear in dB
+gives half way the geometric mean of the two ends' power in every bin, whose loudness dips below both
+ends where they differ more in spectral shape than in level. Any output is its own shape re-levelled,
+but the level that fits an excerpt best is not linear in a free model's ``z`` (3.1 dB residual for the
+bundled one), so the latent has to be laid out for it (docs/latent.md has the measured runs).
+
 Channel 0 of the input is the frontend's own log-mel (the one the decoder reconstructs); with
 ``channels=3`` channels 1 and 2 are the same mel bands computed with shorter analysis windows (seed
 002's three stacked spectrograms). Both halves hold the per-band mean and standard deviation of the
@@ -25,6 +34,7 @@ training excerpts (dB) as buffers: the encoder standardises with them, the decod
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -35,7 +45,10 @@ from musicedge.errors import ParameterError
 from .cnn import BasicBlock
 from .common import DB_FLOOR, check_positive_int
 
-__all__ = ["LatentVAE", "VaeDecoder", "VaeEncoder", "kl_per_dim"]
+__all__ = ["LEVELS", "LatentVAE", "VaeDecoder", "VaeEncoder", "kl_per_dim", "loudness_db"]
+
+LEVELS = ("free", "linear")
+"""The decoder's loudness: whatever the network gives (``free``) or a linear function of ``z``."""
 
 
 def _check_geometry(n_mels: int, frames: int, widths: list[int]) -> None:
@@ -44,6 +57,13 @@ def _check_geometry(n_mels: int, frames: int, widths: list[int]) -> None:
         raise ParameterError(
             f"n_mels ({n_mels}) and frames ({frames}) must be multiples of 2**stages = {factor}"
         )
+
+
+def loudness_db(mel: Tensor) -> Tensor:
+    """``(B, C, M, T)`` dB -> ``(B,)``: the mean over frames of the summed power of the bands, in dB
+    (channel 0), as :mod:`musicedge.descriptors` measures ``loudness_db``."""
+    k = math.log(10.0) / 10.0
+    return (torch.logsumexp(mel[:, 0].flatten(1) * k, dim=1) - math.log(mel.shape[-1])) / k
 
 
 class _Half(nn.Module):
@@ -57,8 +77,12 @@ class _Half(nn.Module):
         widths: list[int] | tuple[int, ...],
         rnn: int,
         channels: int,
+        level: str,
     ) -> None:
         super().__init__()
+        if level not in LEVELS:
+            raise ParameterError(f"level must be one of {', '.join(LEVELS)}, got {level!r}")
+        self.level = level
         self.n_mels = check_positive_int("n_mels", n_mels)
         self.frames = check_positive_int("frames", frames)
         self.latent_dim = check_positive_int("latent_dim", latent_dim)
@@ -77,6 +101,7 @@ class _Half(nn.Module):
             "widths": list(self.widths),
             "rnn": rnn,
             "channels": channels,
+            "level": level,
         }
 
     def set_band_stats(self, mean: Tensor, std: Tensor) -> None:
@@ -97,8 +122,10 @@ class VaeEncoder(_Half):
 
     output_names = ("mu", "logvar")
 
-    def __init__(self, n_mels=64, frames=128, latent_dim=16, widths=(16, 32, 48, 64), rnn=64, channels=1):
-        super().__init__(n_mels, frames, latent_dim, widths, rnn, channels)
+    def __init__(
+        self, n_mels=64, frames=128, latent_dim=16, widths=(16, 32, 48, 64), rnn=64, channels=1, level="free"
+    ):
+        super().__init__(n_mels, frames, latent_dim, widths, rnn, channels, level)
         name = "mel" if channels == 1 else "mels"
         self.input_names = (name,)
         self.dynamic_axes = {name: {0: "batch"}, "mu": {0: "batch"}, "logvar": {0: "batch"}}
@@ -141,9 +168,13 @@ class VaeDecoder(_Half):
     output_names = ("mel",)
     dynamic_axes = {"z": {0: "batch"}, "mel": {0: "batch"}}
 
-    def __init__(self, n_mels=64, frames=128, latent_dim=16, widths=(16, 32, 48, 64), rnn=64, channels=1):
-        super().__init__(n_mels, frames, latent_dim, widths, rnn, channels)
+    def __init__(
+        self, n_mels=64, frames=128, latent_dim=16, widths=(16, 32, 48, 64), rnn=64, channels=1, level="free"
+    ):
+        super().__init__(n_mels, frames, latent_dim, widths, rnn, channels, level)
         w = self.widths
+        # level="linear": the output's loudness, dB (set from PCA by --pca-init)
+        self.gain = nn.Linear(latent_dim, 1) if level == "linear" else None
         self.expand = nn.Linear(latent_dim, self.steps * 2 * rnn)
         self.gru = nn.GRU(2 * rnn, rnn, batch_first=True, bidirectional=True)
         self.proj = nn.Linear(2 * rnn, w[-1] * self.bands)
@@ -162,6 +193,13 @@ class VaeDecoder(_Half):
         if not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
             if z.ndim != 2 or z.shape[1] != self.latent_dim:
                 raise ParameterError(f"z must be (batch, {self.latent_dim}), got {tuple(z.shape)}")
+        mel = self.unlevelled(z)
+        if self.gain is None:
+            return mel
+        return mel + (self.gain(z)[:, 0] - loudness_db(mel))[:, None, None, None]
+
+    def unlevelled(self, z: Tensor) -> Tensor:
+        """The network's own output ``(B, 1, M, T)`` dB, before ``level="linear"`` re-levels it."""
         x = torch.relu(self.expand(z)).reshape(z.shape[0], self.steps, 2 * self.rnn)
         x, _ = self.gru(x)
         x = torch.relu(self.proj(x))  # (B, steps, W * bands)

@@ -74,7 +74,7 @@ from ..argtypes import config_from_args, positive_int
 from ..checkpoint import save_checkpoint
 from ..layouts import assign_splits, load_gtzan
 from ..loop import resolve_device, seed_everything
-from ..models.vae import LatentVAE, kl_per_dim
+from ..models.vae import LEVELS, LatentVAE, kl_per_dim, loudness_db
 
 __all__ = [
     "LatentConfig",
@@ -140,6 +140,8 @@ class LatentConfig:
     pca_init: bool = False
     loss: str = "db"
     mix_weight: float = 0.0
+    level: str = "free"
+    ema: float = 0.0
     compare: list[Path] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -151,12 +153,16 @@ class LatentConfig:
             raise ParameterError(f"keep must be one of {', '.join(KEEP)}, got {self.keep!r}")
         if self.loss not in LOSS_SCALES:
             raise ParameterError(f"loss must be one of {', '.join(LOSS_SCALES)}, got {self.loss!r}")
+        if self.level not in LEVELS:
+            raise ParameterError(f"level must be one of {', '.join(LEVELS)}, got {self.level!r}")
         if self.channels not in (1, 3):
             raise ParameterError(f"channels must be 1 or 3, got {self.channels!r}")
         for name in ("beta", "free_bits", "mix_weight"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ParameterError(f"{name} must be a number >= 0, got {value!r}")
+        if not (isinstance(self.ema, (int, float)) and 0 <= self.ema < 1):
+            raise ParameterError(f"ema must be a number in [0, 1), got {self.ema!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ParameterError(f"lr must be a positive number, got {self.lr!r}")
         if not self.extra_seconds > 0:
@@ -186,6 +192,7 @@ class LatentConfig:
             "widths": list(self.widths),
             "rnn": self.rnn,
             "channels": self.channels,
+            "level": self.level,
         }
 
 
@@ -553,7 +560,7 @@ def pca_init(model: LatentVAE, prepared: Prepared, cfg: LatentConfig, rng: np.ra
     enc, dec = model.encoder, model.decoder
     std = np.broadcast_to(enc.band_std[0].double().numpy(), crops.shape[1:]).reshape(-1)  # (M*T,)
     x = crops.reshape(len(crops), -1)
-    x -= x.mean(axis=0)
+    x = x - x.mean(axis=0)
     values, vectors = np.linalg.eigh(np.dot(x, x.T))
     top = np.argsort(values)[::-1][: cfg.latent_dim]
     singular = np.sqrt(np.maximum(values[top], 1e-12))
@@ -569,6 +576,18 @@ def pca_init(model: LatentVAE, prepared: Prepared, cfg: LatentConfig, rng: np.ra
     enc.head.bias[cfg.latent_dim :] = -4.0  # small posterior variances to start
     dec.out.weight.zero_()
     dec.out.bias.zero_()
+    if dec.gain is not None:
+        # the least-squares linear map from the PCA coefficients to the loudness of PCA's reconstruction
+        was_training = model.training
+        model.eval()
+        mel = torch.from_numpy(crops[:, None].astype(np.float32))
+        z = torch.cat([enc(part)[0] for part in mel.split(256)])
+        loudness = torch.cat([loudness_db(dec.unlevelled(part)) for part in z.split(256)]).double()
+        design = torch.cat([z.double(), torch.ones(len(z), 1, dtype=torch.float64)], dim=1)
+        solution = torch.linalg.lstsq(design, loudness[:, None]).solution[:, 0]
+        dec.gain.weight.copy_(solution[:-1][None].float())
+        dec.gain.bias.copy_(solution[-1:].float())
+        model.train(was_training)
 
 
 def freeze_linear_paths(model: LatentVAE) -> None:
@@ -630,6 +649,11 @@ def train_vae(cfg: LatentConfig, prepared: Prepared, log: TextIO = sys.stderr) -
     valid_x, _ = fixed_excerpts(prepared.valid, cfg.frames)
     balanced = BalancedSelection(cfg, prepared, valid_x) if cfg.keep == "balanced" else None
     anneal_steps = cfg.anneal_epochs * cfg.steps_per_epoch
+    averaged = None
+    if cfg.ema > 0:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
     best, best_state, best_epoch, history = (-1, -math.inf), None, 0, []
     started = time.perf_counter()
     step = 0
@@ -660,12 +684,15 @@ def train_vae(cfg: LatentConfig, prepared: Prepared, log: TextIO = sys.stderr) -
             torch.nn.utils.clip_grad_norm_(trainable, 5.0)
             optimizer.step()
             scheduler.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
             step += 1
             sums += (loss.item(), nll.item(), kl.item())
-        model.cpu()
-        score = vae_rmse(model, valid_x)
-        spearman = balanced.spearman(model) if balanced is not None else None
-        model.to(device)
+        measured = model if averaged is None else averaged.module  # what is scored is what is kept
+        measured.cpu()
+        score = vae_rmse(measured, valid_x)
+        spearman = balanced.spearman(measured) if balanced is not None else None
+        measured.to(device)
         row = {
             "epoch": epoch,
             "loss": float(sums[0] / cfg.steps_per_epoch),
@@ -691,7 +718,7 @@ def train_vae(cfg: LatentConfig, prepared: Prepared, log: TextIO = sys.stderr) -
         rank = balanced.rank(score, spearman) if balanced is not None else (0, -score)
         if rank > best or cfg.keep == "last":
             best, best_epoch = rank, epoch
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = copy.deepcopy(measured.state_dict())
     model.load_state_dict(best_state)
     return TrainResult(model.cpu().eval(), history, best_epoch, time.perf_counter() - started, init=start)
 
@@ -1097,6 +1124,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="train on from an earlier run's best.pt (its weights and band statistics; same "
         "--latent-dim, --frames, --n-mels, --channels, --widths, --rnn), e.g. to add --mix-weight "
         "after the reconstruction has converged",
+    )
+    p.add_argument(
+        "--level",
+        choices=LEVELS,
+        default="free",
+        help="the decoder's loudness: the network's own (free), or the output re-levelled to a linear "
+        "function of z (linear), so that it moves monotonically along a straight latent path",
+    )
+    p.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        metavar="DECAY",
+        help="measure and keep an exponential moving average of the weights (and batch-norm "
+        "statistics), updated after every step with this decay (e.g. 0.995); 0: the weights themselves",
     )
     p.add_argument(
         "--keep",
