@@ -1,9 +1,12 @@
 """The results of ``musicedge analyze``: an SQLite file inside the output folder.
 
 One row per (file content, task, model version): re-running skips what is done, a changed model
-version redoes only its task, ``--force`` redoes everything. Content is identified by a BLAKE2b hash
-of the file's bytes (cached by path, size and modification time, so an unchanged library is not
-read twice). Failures are stored too (for the exports) and tried again on the next run.
+version redoes only its task, ``--force`` redoes everything. Content is identified by a hash of the
+file's bytes (cached by path, size and modification time, so an unchanged library is not read
+twice): XXH3-128, 14 to 17 GB/s here in 1 MiB reads, so hashing a WAV library costs next to nothing
+beside decoding it (BLAKE2b ran at 1.3 GB/s). A store keeps the algorithm it was made with
+(``meta.hash``); stores made before it was recorded go on with BLAKE2b-128, so their results stay
+found. Failures are stored too (for the exports) and tried again on the next run.
 
 Durability: every file's results are written in one transaction in WAL mode; a process killed at any
 moment (kill -9) loses at most the files whose transaction had not committed, and the store stays
@@ -48,9 +51,25 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 
-def content_hash(path: str | os.PathLike, block: int = 1 << 20) -> str:
-    """BLAKE2b-128 of the file's bytes, hex."""
-    digest = hashlib.blake2b(digest_size=16)
+def _blake2b_128():
+    return hashlib.blake2b(digest_size=16)
+
+
+def _xxh3_128():
+    import xxhash
+
+    return xxhash.xxh3_128()
+
+
+HASHES = {"xxh3-128": _xxh3_128, "blake2b-128": _blake2b_128}
+"""Content hash algorithms by the name a store records; new stores use :data:`DEFAULT_HASH`."""
+DEFAULT_HASH = "xxh3-128"
+_LEGACY_HASH = "blake2b-128"  # what stores that do not name one were made with
+
+
+def content_hash(path: str | os.PathLike, algorithm: str = DEFAULT_HASH, block: int = 1 << 20) -> str:
+    """The hash of the file's bytes (``algorithm``: a key of :data:`HASHES`), hex."""
+    digest = HASHES[algorithm]()
     with open(path, "rb") as f:
         while chunk := f.read(block):
             digest.update(chunk)
@@ -90,8 +109,14 @@ class ResultStore:
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             elif int(row[0]) > SCHEMA_VERSION:
                 raise DataError(f"{self.path}: written by a newer musicedge (store schema {row[0]})")
+            # a new store takes the default; one made before the algorithm was recorded, the old one
+            default = DEFAULT_HASH if row is None else _LEGACY_HASH
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('hash', ?)", (default,))
+            self.hash_algorithm = self._db.execute("SELECT value FROM meta WHERE key = 'hash'").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise DataError(f"{self.path}: not a musicedge results store ({exc})") from None
+        if self.hash_algorithm not in HASHES:
+            raise DataError(f"{self.path}: written by a newer musicedge (content hash {self.hash_algorithm})")
 
     # -- content hashes ------------------------------------------------------------------------------
 
@@ -110,7 +135,7 @@ class ResultStore:
             ).fetchone()
         if row is not None and row[0] == st.st_size and row[1] == st.st_mtime_ns:
             return row[2]
-        digest = content_hash(p)
+        digest = content_hash(p, self.hash_algorithm)
         with lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",

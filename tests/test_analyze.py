@@ -133,6 +133,40 @@ def test_rerun_skips_force_redoes_and_a_new_model_version_redoes_only_its_task(l
     assert "1.0.1" in after["classify"]
 
 
+def test_a_store_keeps_its_content_hash_and_old_stores_keep_blake2b(library, tmp_path):
+    """New stores hash with XXH3-128; a store made before the algorithm was recorded (BLAKE2b-128)
+    goes on with it, so a re-run still finds its results; an unknown algorithm is refused."""
+    import hashlib
+
+    import xxhash
+
+    from musicedge.errors import DataError
+
+    data = Path(library[0]).read_bytes()
+    with ResultStore(tmp_path / "new") as store:
+        assert store.hash_algorithm == "xxh3-128"
+        assert store.file_hash(library[0]) == xxhash.xxh3_128(data).hexdigest()
+
+    old = tmp_path / "old"
+    run_analysis(library[:2], old, ["classify"])
+    with sqlite3.connect(old / "results.sqlite") as db:  # as a store of before: no hash named, BLAKE2b keys
+        db.execute("DELETE FROM meta WHERE key = 'hash'")
+        db.execute("DELETE FROM files")
+        for row in db.execute("SELECT DISTINCT content_hash, path FROM results").fetchall():
+            legacy = hashlib.blake2b(Path(row[1]).read_bytes(), digest_size=16).hexdigest()
+            db.execute("UPDATE results SET content_hash = ? WHERE content_hash = ?", (legacy, row[0]))
+    with ResultStore(old) as store:
+        assert store.hash_algorithm == "blake2b-128"
+        assert store.file_hash(library[0]) == hashlib.blake2b(data, digest_size=16).hexdigest()
+    again = run_analysis(library[:2], old, ["classify"])
+    assert (again.done, again.skipped) == (0, 2)
+
+    with sqlite3.connect(old / "results.sqlite") as db:
+        db.execute("UPDATE meta SET value = 'sha3-999' WHERE key = 'hash'")
+    with pytest.raises(DataError, match="newer musicedge.*sha3-999"):
+        ResultStore(old)
+
+
 def test_a_new_fingerprint_model_moves_the_old_library_aside_and_starts_a_new_one(library, tmp_path, capsys):
     first = run_analysis(library[:2], tmp_path, ["fingerprint"])
     assert (first.done, first.failed) == (2, 0)
