@@ -174,13 +174,17 @@ class Classifier:
     # -- scoring --------------------------------------------------------------------------------------
 
     def _meta(self, metadata: dict | None) -> np.ndarray:
-        """The (1, L) token ids of ``metadata`` ({"artists": [...], "album": str, "words": [...]}) for a
-        metadata-fusion model; with no metadata a single padding token, which such models are trained on."""
+        """The (1, L) token ids of ``metadata`` ({"artists": [...], "album": str, "words": [...], "title":
+        str}, any of them) for a metadata-fusion model; with no metadata a single padding token, which such
+        models are trained on. Tokens the model's vocabulary lacks (a title for a model trained without
+        titles) are dropped."""
         if not metadata:
             return np.zeros((1, 1), np.int64)
-        unknown = set(metadata) - {"artists", "album", "words"}
+        unknown = set(metadata) - {"artists", "album", "words", "title"}
         if unknown:
-            raise ParameterError(f"unknown metadata key(s) {sorted(unknown)}; use artists, album, words")
+            raise ParameterError(
+                f"unknown metadata key(s) {sorted(unknown)}; use artists, album, words, title"
+            )
         try:
             vocabulary = json.loads(self.spec.extra["meta_vocab"])
             max_tokens = int(self.spec.extra.get("meta_max_tokens", "64"))
@@ -189,7 +193,10 @@ class Classifier:
                 f"{self.model.path}: musicedge.extra.meta_vocab is missing or not JSON"
             ) from None
         tokens = metadata_tokens(
-            metadata.get("artists", ()), metadata.get("album"), metadata.get("words", ())
+            metadata.get("artists", ()),
+            metadata.get("album"),
+            metadata.get("words", ()),
+            metadata.get("title"),
         )
         return encode_tokens(tokens, vocabulary, max_tokens)[None, :]
 
@@ -220,7 +227,8 @@ class Classifier:
         self, item: str | os.PathLike | np.ndarray, sr: int | None = None, *, metadata: dict | None = None
     ) -> Prediction:
         """Classify one clip: a path, or a 1-D float array with its sample rate ``sr``. ``metadata``
-        ({"artists": [...], "album": ..., "words": [...]}) feeds a metadata-fusion model; others ignore it."""
+        ({"artists": [...], "album": ..., "words": [...], "title": ...}) feeds a metadata-fusion model;
+        others ignore it."""
         clip = self._prepare(item, sr)
         meta = self._meta(metadata) if "meta" in self.model.input_names else None
         parts = [

@@ -7,19 +7,23 @@ Training (``training.tasks.data``) and the runtime build tokens with the same fu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 
 def metadata_tokens(
-    artists: Iterable[str] = (), album: str | None = None, words: Iterable[str] = ()
+    artists: Iterable[str] = (), album: str | None = None, words: Iterable[str] = (), title: str | None = None
 ) -> list[str]:
-    """``artist:<name>`` per artist, ``album:<name>``, ``word:<w>`` per lyric word: stripped, lower case."""
+    """``artist:<name>`` per artist, ``album:<name>``, ``word:<w>`` per lyric word, ``title:<w>`` per word
+    of the song's title (runs of letters, digits and ``#``): stripped, lower case."""
     tokens = [f"artist:{str(a).strip().lower()}" for a in artists if str(a).strip()]
     if isinstance(album, str) and album.strip():
         tokens.append(f"album:{album.strip().lower()}")
     tokens += [f"word:{str(w).strip().lower()}" for w in words if str(w).strip()]
+    if isinstance(title, str):
+        tokens += [f"title:{w}" for w in re.findall(r"[^\W_]+#?", title.lower())]
     return tokens
 
 

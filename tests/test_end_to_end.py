@@ -16,6 +16,7 @@ from conftest import REAL
 pytest.importorskip("torch")
 
 from musicedge.classify import Classifier  # noqa: E402
+from musicedge.errors import ParameterError  # noqa: E402
 from musicedge.models import available  # noqa: E402
 
 
@@ -83,3 +84,7 @@ def test_bundled_mood_tagger_returns_tags_over_their_thresholds():
         assert score >= clf.thresholds[clf.labels.index(label)]
     with_meta = clf.predict(y, sr=16000, metadata={"artists": ["nobody"], "words": ["love", "night"]})
     assert set(with_meta.scores) == set(clf.labels)
+    titled = clf.predict(y, sr=16000, metadata={"title": "Nocturne No. 3 in A minor"})
+    assert set(titled.scores) == set(clf.labels)
+    with pytest.raises(ParameterError, match="use artists, album, words, title"):
+        clf.predict(y, sr=16000, metadata={"year": 1999})

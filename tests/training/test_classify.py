@@ -122,6 +122,9 @@ def test_meta_vocabulary():
     }
     tokens = meta_tokens(meta)
     assert tokens == ["artist:the band", "album:first", "word:love", "word:night"]
+    meta["meta"]["track_meta"]["track_title"] = "Nocturne No. 3 in F# minor"
+    assert meta_tokens(meta)[4:] == [f"title:{w}" for w in ("nocturne", "no", "3", "in", "f#", "minor")]
+    meta["meta"]["track_meta"].pop("track_title")
     assert meta_tokens({}) == []
     vocab = MetaVocabulary.build([tokens, ["word:love"]], max_tokens=6)
     ids = vocab.encode(tokens + ["word:unknown"])

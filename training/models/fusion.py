@@ -1,5 +1,5 @@
 """Audio + metadata fusion (seed 004): the 5-block CNN's pooled audio features joined with an
-embedding of the track's metadata tokens (artist, album, lyric words).
+embedding of the track's metadata tokens (artist, album, lyric words, title words).
 
 ``meta`` is int64 ``(B, L)`` token ids, 0 for padding (ids outside ``1..vocab_size`` count as padding
 too). Two paths read the tokens, in the manner of wide & deep models:

@@ -60,6 +60,7 @@ from ..layouts import Track, assign_splits, load_gtzan, load_melon
 from ..loop import SCHEDULES, fit, resolve_device, seed_everything
 from ..models import MODELS, create_model, input_kind, parse_model_args
 from .data import (
+    TOKEN_KINDS,
     AllWindows,
     MetaVocabulary,
     RandomWindows,
@@ -453,7 +454,7 @@ def prepare_data(cfg: ClassifyConfig, log: TextIO | None = None) -> Prepared:
     if kind == "mel+meta":
         vocab = MetaVocabulary.build(meta_tokens(dict(t.metadata)) for t in splits.train)
         if len(vocab) == 0:
-            raise DataError(f"{root}: the training tracks carry no metadata (artist, album, lyrics)")
+            raise DataError(f"{root}: the training tracks carry no metadata (artist, album, lyrics, title)")
 
     def features(tracks: list[Track], what: str, snr: float | None = None) -> list[np.ndarray]:
         def one(t: Track) -> np.ndarray:
@@ -702,7 +703,7 @@ def build_spec(cfg: ClassifyConfig, prepared: Prepared, model: nn.Module) -> Mod
     if prepared.vocab is not None:
         extra["meta_vocab"] = json.dumps(list(prepared.vocab.tokens), ensure_ascii=False)
         extra["meta_max_tokens"] = str(prepared.vocab.max_tokens)
-        extra["meta_tokens"] = "artist,album,word"
+        extra["meta_tokens"] = ",".join(TOKEN_KINDS)
     return ModelSpec(
         task="classify",
         frontend=prepared.frontend,

@@ -249,13 +249,13 @@ def aggregate_by_track(
 # -- metadata tokens --------------------------------------------------------------------------------------
 
 #: The token kinds read from a melon track's metadata.
-TOKEN_KINDS = ("artist", "album", "word")
+TOKEN_KINDS = ("artist", "album", "word", "title")
 
 
 def meta_tokens(metadata: dict[str, Any]) -> list[str]:
     """Metadata tokens of one melon track (its ``Track.metadata``): ``artist:<name>`` for each artist,
-    ``album:<name>``, and ``word:<w>`` for each lyric word (lower case), in that order; names are stripped
-    and lower-cased. A track without metadata has none."""
+    ``album:<name>``, ``word:<w>`` for each lyric word and ``title:<w>`` for each word of the track's
+    title, in that order; names are stripped and lower-cased. A track without metadata has none."""
     meta = metadata.get("meta") or {}
     track = meta.get("track_meta") or {}
     lyric = meta.get("lyric_meta") or {}
@@ -265,7 +265,7 @@ def meta_tokens(metadata: dict[str, Any]) -> list[str]:
     words = lyric.get("lyric_words")
     if words is None and isinstance(lyric.get("lyrics"), str):
         words = lyric["lyrics"].split()
-    return metadata_tokens(artists, track.get("album_name"), words or [])
+    return metadata_tokens(artists, track.get("album_name"), words or [], track.get("track_title"))
 
 
 @dataclass(frozen=True)
