@@ -888,6 +888,8 @@ def export_and_score(
             scores[name], _ = track_scores_metrics(
                 probs, tracks.targets, prepared.multilabel, result.thresholds
             )
+        if variant == "int8":
+            scores["speedup"] = (report.quantization or {}).get("speedup")  # over fp32, batch 1, 1 thread
         out[variant] = scores
         print(
             f"classify: {variant} {Path(path).name}: test {key} {scores['test'][key]:.4f}",
