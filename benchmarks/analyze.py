@@ -17,7 +17,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from .harness import Record
+from .harness import Record, timing_of
 from .pipeline import LIBRARY, library
 
 SUITE = "analyze"
@@ -63,36 +63,52 @@ def _run(command: list[str]) -> tuple[float, float]:
     return wall, int(process.stdout) / 1024
 
 
-def _throughput(name: str, files: list[str]) -> Record:
+def _throughput(name: str, files: list[str], repeats: int) -> Record:
+    """One pass against the three single-task commands, ``repeats`` rounds of both in turn (each run a
+    fresh process on fresh output folders), compared by their medians: a single run of either moves
+    by 10-30% on a shared machine."""
     seconds = sum(sf.info(f).duration for f in files)
-    with tempfile.TemporaryDirectory(prefix="musicedge-bench-") as tmp:
-        work = Path(tmp)
-        one_pass, rss = _run(
-            [
-                sys.executable,
-                "-m",
-                "musicedge",
-                "analyze",
-                *files,
-                "--out",
-                str(work / "out"),
-                "--tasks",
-                ",".join(TASKS),
-            ]
-        )
-        separate = sum(_run(command)[0] for command in _single_task_commands(files, work))
+    passes, separates, rss = [], [], 0.0
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory(prefix="musicedge-bench-") as tmp:
+            work = Path(tmp)
+            wall, peak = _run(
+                [
+                    sys.executable,
+                    "-m",
+                    "musicedge",
+                    "analyze",
+                    *files,
+                    "--out",
+                    str(work / "out"),
+                    "--tasks",
+                    ",".join(TASKS),
+                ]
+            )
+            passes.append(wall)
+            rss = max(rss, peak)
+            separates.append(sum(_run(command)[0] for command in _single_task_commands(files, work)))
+    one_pass, separate = timing_of(passes), timing_of(separates)
     return Record(
         SUITE,
         f"analyze {'+'.join(TASKS)}: {name}",
-        seconds / one_pass,
+        seconds / one_pass.median,
         "x real time",
         baseline="the three single-task commands",
-        baseline_value=seconds / separate,
-        ratio=separate / one_pass,
+        baseline_value=seconds / separate.median,
+        ratio=separate.median / one_pass.median,
+        spread=max(one_pass.spread, separate.spread) if repeats > 1 else None,
         target=">= 300x real time; >= 2x the single-task commands",
-        note=f"{len(files)} files, {seconds / 60:.1f} min of audio: one pass {one_pass:.1f} s "
-        f"(peak RSS {rss:.0f} MiB), single-task commands {separate:.1f} s",
-        extra={"audio_s": seconds, "one_pass_s": one_pass, "separate_s": separate},
+        note=f"{len(files)} files, {seconds / 60:.1f} min of audio, median of {repeats} rounds: one pass "
+        f"{one_pass.median:.1f} s ({min(passes):.1f} to {max(passes):.1f}; peak RSS {rss:.0f} MiB), "
+        f"single-task commands {separate.median:.1f} s ({min(separates):.1f} to {max(separates):.1f})",
+        extra={
+            "audio_s": seconds,
+            "one_pass_s": one_pass.median,
+            "separate_s": separate.median,
+            "one_pass_runs_s": passes,
+            "separate_runs_s": separates,
+        },
     )
 
 
@@ -153,10 +169,13 @@ def _memory(name: str, files: list[str]) -> Record:
 
 def run(quick: bool = False) -> list[Record]:
     songs = [str(p) for p in library(6 if quick else 30, seconds=180.0)]
-    records = [_throughput("generated 3-minute songs", songs)]
+    repeats = 1 if quick else 5
+    records = [_throughput("generated 3-minute songs", songs, repeats)]
     wesnoth = sorted(str(p) for p in WESNOTH.glob("*.ogg"))
     if wesnoth:
-        records.append(_throughput("Debian's wesnoth music", wesnoth[:8] if quick else wesnoth))
+        records.append(
+            _throughput("Debian's wesnoth music", wesnoth[:8] if quick else wesnoth, 1 if quick else 3)
+        )
     records.append(
         _memory("2,000 files" if not quick else "200 files", _many_files(200 if quick else 2000, 5.0))
     )
