@@ -25,6 +25,21 @@ TASKS = ("classify", "segment", "fingerprint")
 WESNOTH = Path("/usr/share/games/wesnoth/1.16/data/core/music")
 
 
+def _analyze_command(files: list[str], out: Path) -> list[str]:
+    """The one pass over ``files`` for every task of the suite."""
+    return [
+        sys.executable,
+        "-m",
+        "musicedge",
+        "analyze",
+        *files,
+        "--out",
+        str(out),
+        "--tasks",
+        ",".join(TASKS),
+    ]
+
+
 def _single_task_commands(files: list[str], work: Path) -> list[list[str]]:
     """What a user runs without analyze: one command per task, each decoding every file again."""
     me = [sys.executable, "-m", "musicedge"]
@@ -72,19 +87,7 @@ def _throughput(name: str, files: list[str], repeats: int) -> Record:
     for _ in range(repeats):
         with tempfile.TemporaryDirectory(prefix="musicedge-bench-") as tmp:
             work = Path(tmp)
-            wall, peak = _run(
-                [
-                    sys.executable,
-                    "-m",
-                    "musicedge",
-                    "analyze",
-                    *files,
-                    "--out",
-                    str(work / "out"),
-                    "--tasks",
-                    ",".join(TASKS),
-                ]
-            )
+            wall, peak = _run(_analyze_command(files, work / "out"))
             passes.append(wall)
             rss = max(rss, peak)
             separates.append(sum(_run(command)[0] for command in _single_task_commands(files, work)))
@@ -143,19 +146,7 @@ def _long_file(hours: float) -> str:
 
 def _memory(name: str, files: list[str]) -> Record:
     with tempfile.TemporaryDirectory(prefix="musicedge-bench-") as tmp:
-        wall, rss = _run(
-            [
-                sys.executable,
-                "-m",
-                "musicedge",
-                "analyze",
-                *files,
-                "--out",
-                str(Path(tmp) / "out"),
-                "--tasks",
-                ",".join(TASKS),
-            ]
-        )
+        wall, rss = _run(_analyze_command(files, Path(tmp) / "out"))
     return Record(
         SUITE,
         f"analyze peak memory: {name}",

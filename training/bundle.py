@@ -66,7 +66,7 @@ RECIPES = {
         epochs=30,
         what="genre-like style of a music clip, one of the ten GTZAN names",
         # Windows side by side, not half overlapping: the same held-out accuracy (0.95 at hop 64 and
-        # 128 on the 100 test tracks) for half the inference, most of a whole-library pass's time.
+        # 128 on the 100 test tracks) for half the inference, the largest part of a whole-library pass.
         hop_frames=128,
     ),
     # Melon corpora carry their own test split (a fifth of the tracks): no second corpus is made.
