@@ -287,3 +287,34 @@ def test_pca_init_fits_the_linear_level_to_pca_reconstructions(tmp_path):
         z = model.encoder(crops)[0]
         missed = model.decoder.gain(z)[:, 0] - loudness_db(model.decoder.unlevelled(z))
     assert abs(float(missed.mean())) < 0.5 and float(missed.abs().mean()) < 3.0  # the default: ~36 dB
+
+
+def test_interpolation_references_crossfade_exactly_and_pca_matches_its_own_decoder():
+    """Mixed in power, two excerpts' loudness, centroid and bass ratio move exactly monotonically;
+    mixed in dB they need not; the PCA path is scored on the same pairs as the model's."""
+    from musicedge.latent import LatentModel
+    from training.tasks.latent_references import references
+
+    model = LatentModel.load("latent", threads=1)
+    rng = np.random.default_rng(0)
+    shape = (1, model.frontend_config.n_mels, model.frames)
+    # excerpts with different spectral tilts and levels, so every pair's ends differ
+    tilt = np.linspace(0.0, 1.0, shape[1])[None, None, :, None]
+    slopes = rng.uniform(-40.0, 40.0, size=(24, 1, 1, 1))
+    levels = rng.uniform(-60.0, -20.0, size=(24, 1, 1, 1))
+    test_x = (levels + slopes * tilt + 3.0 * rng.standard_normal((24, *shape))).astype(np.float32)
+    train_x = (rng.uniform(-60, -20, (40, 1, 1, 1)) + 3.0 * rng.standard_normal((40, *shape))).astype(
+        np.float32
+    )
+    result = references(model, train_x, test_x)
+    assert set(result) == {
+        "model",
+        f"pca_{model.latent_dim}",
+        "excerpts_mixed_in_db",
+        "excerpts_mixed_in_power",
+    }
+    power = result["excerpts_mixed_in_power"]["spearman_per_descriptor"]
+    for name in ("loudness_db", "centroid_hz", "bass_ratio"):
+        assert power[name] == pytest.approx(1.0)
+    assert all(m["pairs"] == 12 for m in result.values())
+    assert result["excerpts_mixed_in_db"]["spearman_per_descriptor"]["loudness_db"] < 1.0

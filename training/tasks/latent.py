@@ -559,13 +559,8 @@ def pca_init(model: LatentVAE, prepared: Prepared, cfg: LatentConfig, rng: np.ra
     crops = np.maximum(random_batch(prepared.train, cfg.frames, 2048, rng)[:, 0].astype(np.float64), -100.0)
     enc, dec = model.encoder, model.decoder
     std = np.broadcast_to(enc.band_std[0].double().numpy(), crops.shape[1:]).reshape(-1)  # (M*T,)
-    x = crops.reshape(len(crops), -1)
-    x = x - x.mean(axis=0)
-    values, vectors = np.linalg.eigh(np.dot(x, x.T))
-    top = np.argsort(values)[::-1][: cfg.latent_dim]
-    singular = np.sqrt(np.maximum(values[top], 1e-12))
-    basis = np.dot(vectors[:, top].T, x) / singular[:, None]  # (k, M*T) orthonormal rows, dB space
-    sd = singular / np.sqrt(len(x))  # each coefficient's standard deviation
+    _, basis, singular = pca_basis(crops, cfg.latent_dim)
+    sd = singular / np.sqrt(len(crops))  # each coefficient's standard deviation
     # coefficient = basis . (x_db - mean) = (basis * std) . x_standardised (up to the mean's offset)
     enc.linear.weight.copy_(torch.from_numpy(basis * std / sd[:, None]).float())
     # output in standard units: (basis^T coefficient) / std
@@ -741,15 +736,22 @@ def reuse_checkpoint(path: Path) -> TrainResult:
 # Held-out numbers
 
 
-def pca_rmse(train_x: np.ndarray, test_x: np.ndarray, k: int) -> float:
-    """RMSE (dB) of PCA with ``k`` components fitted on ``train_x`` ``(N, M, T)``, on ``test_x``."""
-    a = np.maximum(train_x.reshape(len(train_x), -1), -100.0).astype(np.float64)
+def pca_basis(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PCA in dB of excerpts ``x`` ``(N, M, T)`` (clamped at -100 dB): their mean ``(M*T,)``, the top
+    ``k`` principal directions as orthonormal rows ``(k, M*T)`` and their singular values ``(k,)``."""
+    a = np.maximum(x.reshape(len(x), -1), -100.0).astype(np.float64)
     mean = a.mean(axis=0)
     centred = a - mean
     # the top k right singular vectors through the (N, N) Gram matrix: N is far below the bins
     values, vectors = np.linalg.eigh(np.dot(centred, centred.T))
     top = np.argsort(values)[::-1][:k]
-    basis = np.dot(vectors[:, top].T, centred) / np.sqrt(np.maximum(values[top], 1e-12))[:, None]
+    singular = np.sqrt(np.maximum(values[top], 1e-12))
+    return mean, np.dot(vectors[:, top].T, centred) / singular[:, None], singular
+
+
+def pca_rmse(train_x: np.ndarray, test_x: np.ndarray, k: int) -> float:
+    """RMSE (dB) of PCA with ``k`` components fitted on ``train_x`` ``(N, M, T)``, on ``test_x``."""
+    mean, basis, _ = pca_basis(train_x, k)
     b = np.maximum(test_x.reshape(len(test_x), -1), -100.0).astype(np.float64) - mean
     recon = (b @ basis.T) @ basis + mean
     return rmse_db(test_x, recon.reshape(test_x.shape))
@@ -1005,6 +1007,14 @@ def model_input_shape(model: LatentVAE) -> tuple[int, int, int]:
     return (e.channels, e.n_mels, e.frames)
 
 
+def held_out_pairs(n: int, rng: np.random.Generator, pairs: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """The indices of the held-out interpolation pairs among ``n`` excerpts: ``pairs`` (at most
+    ``n // 2``) disjoint pairs drawn with ``rng``."""
+    order = rng.permutation(n)
+    pairs = max(1, min(pairs, n // 2))
+    return order[:pairs], order[pairs : 2 * pairs]
+
+
 def runtime_metrics(enc_path: Path, test_x: np.ndarray, seed: int = 0, pairs: int = 40) -> dict[str, Any]:
     """Through the runtime: interpolation monotonicity and dimension traversals on held-out excerpts."""
     from musicedge.latent import LatentModel, interpolation_monotonicity
@@ -1012,9 +1022,8 @@ def runtime_metrics(enc_path: Path, test_x: np.ndarray, seed: int = 0, pairs: in
     latent = LatentModel.load(enc_path, threads=1)
     z = latent.encode_batch(test_x)
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(z))
-    pairs = max(1, min(pairs, len(z) // 2))
-    a, b = z[order[:pairs]], z[order[pairs : 2 * pairs]]
+    first, second = held_out_pairs(len(z), rng, pairs)
+    a, b = z[first], z[second]
     result: dict[str, Any] = {}
     for mode in ("linear", "slerp"):
         result[f"interpolation_{mode}"] = interpolation_monotonicity(latent, a, b, steps=9, mode=mode)
