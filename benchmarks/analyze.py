@@ -3,6 +3,9 @@
 - throughput of classify + segment + fingerprint in one pass, in times real time, on generated
   3-minute songs and on Debian's wesnoth music (when installed), against the three single-task
   commands run one after another on the same files (the baseline);
+- where one pass's time goes: each part's CPU seconds on one thread, in this process (decoding,
+  each resampling, each mel frontend, each model), which says how much of the work one pass can
+  share and how much every command does again;
 - peak resident memory (the process's high-water mark, from wait4) for a 2,000-file library and for
   one two-hour file.
 """
@@ -115,6 +118,67 @@ def _throughput(name: str, files: list[str], repeats: int) -> Record:
     )
 
 
+def _parts(files: list[str]) -> Record:
+    """CPU seconds of each part of the pass over ``files``, one thread each, file by file (so the
+    memory stays one song's): what the three commands do three, two or one times and the pass once."""
+    import numpy as np
+    import soxr
+
+    from musicedge.classify import Classifier
+    from musicedge.fingerprint import Fingerprinter
+    from musicedge.frontend import MelFrontend
+    from musicedge.segment import Segmenter
+    from musicedge.windows import mel_windows
+
+    genre = Classifier.load("genre", device="cpu", threads=1)
+    structure = Segmenter.load("structure", device="cpu", threads=1)
+    fingerprint = Fingerprinter.load("fingerprint", device="cpu", threads=1)
+    fe22, fe8 = genre.model.spec.frontend, fingerprint.model.spec.frontend
+    if structure.model.spec.frontend != fe22:
+        raise RuntimeError("the genre and structure models no longer share a frontend: update _parts")
+    hop = fingerprint.spec.hop_frames  # the library's grid, as the pass and `musicedge index` use
+    seconds: dict[str, float] = {}
+
+    def timed(part: str, fn, *args):
+        started = time.process_time()
+        out = fn(*args)
+        seconds[part] = seconds.get(part, 0.0) + time.process_time() - started
+        return out
+
+    def classify(frames: np.ndarray) -> None:
+        windows = mel_windows(frames, genre.spec)
+        for i in range(0, len(windows), genre.batch_size):
+            genre._run(windows[i : i + genre.batch_size])
+
+    for path in files:
+        y, sr = timed("decode", lambda p: sf.read(p, dtype="float32"), path)
+        y = y.mean(axis=1, dtype=np.float32) if y.ndim > 1 else y
+        y22 = timed("resample to 22.05 kHz", soxr.resample, y, sr, fe22.sample_rate, "HQ")
+        y8 = timed("resample to 8 kHz", soxr.resample, y, sr, fe8.sample_rate, "HQ")
+        frames22 = timed("mel 22.05 kHz", MelFrontend(fe22).compute, y22)
+        frames8 = timed("mel 8 kHz", MelFrontend(fe8).compute, y8)
+        timed("genre model", classify, frames22)
+        timed("structure model", structure.activations, frames22)
+        timed("fingerprint model", lambda f: fingerprint.embed_frames(f, hop, pad_tail=True), frames8)
+    total = sum(seconds.values())
+    # classify, segment and index each decode; classify and segment each resample to 22.05 kHz and
+    # compute its mel frames; the rest each command does once, as the pass does
+    repeated = {"decode": 3, "resample to 22.05 kHz": 2, "mel 22.05 kHz": 2}
+    commands = sum(s * repeated.get(part, 1) for part, s in seconds.items())
+    return Record(
+        SUITE,
+        f"analyze parts, CPU seconds on one thread: {len(files)} files",
+        total,
+        "CPU-s",
+        baseline="the same parts as the three commands repeat them",
+        baseline_value=commands,
+        ratio=commands / total,
+        note="; ".join(f"{part} {s:.2f}" for part, s in seconds.items())
+        + "; no start-up, hashing or bookkeeping",
+        extra={"parts_cpu_s": seconds, "times_in_the_commands": repeated},
+    )
+
+
 def _many_files(n: int, seconds: float) -> list[str]:
     """``n`` short distinct files (cached): the memory case is about the count, not the length."""
     import numpy as np
@@ -161,7 +225,7 @@ def _memory(name: str, files: list[str]) -> Record:
 def run(quick: bool = False) -> list[Record]:
     songs = [str(p) for p in library(6 if quick else 30, seconds=180.0)]
     repeats = 1 if quick else 5
-    records = [_throughput("generated 3-minute songs", songs, repeats)]
+    records = [_throughput("generated 3-minute songs", songs, repeats), _parts(songs)]
     wesnoth = sorted(str(p) for p in WESNOTH.glob("*.ogg"))
     if wesnoth:
         records.append(
