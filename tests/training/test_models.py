@@ -179,6 +179,8 @@ def test_bad_arguments_are_parameter_errors():
         make("vgg")
     with pytest.raises(ParameterError, match="channels"):
         make("cnn5", channels=[8, 16])
+    with pytest.raises(ParameterError, match="stem_stride"):
+        make("cnn5", stem_stride=3)
     with pytest.raises(ParameterError, match="heads"):
         make("ast", dim=30, heads=4)
     with pytest.raises(ParameterError, match="set by the task"):
@@ -204,3 +206,19 @@ def test_parse_model_args():
     }
     with pytest.raises(ParameterError, match="NAME=VALUE"):
         parse_model_args(["depth"])
+
+
+def test_cnn5_strided_stem_halves_in_the_convolution_and_exports():
+    """``stem_stride=2``: the first block's convolution does the pool's halving, so the blocks after it
+    see the same shapes, at a quarter of the first convolution's multiply-adds; ONNX equals PyTorch."""
+    pooled, strided = make("cnn5"), make("cnn5", stem_stride=2)
+    mel = torch.randn(2, 1, N_MELS, WINDOW) * 20 - 30
+    first = strided.blocks[0]
+    assert first.conv.stride == (2, 2) and isinstance(first.pool, torch.nn.Identity)
+    assert first(mel).shape == pooled.blocks[0](mel).shape == (2, 16, N_MELS // 2, WINDOW // 2)
+    assert strided(mel).shape == (2, N_CLASSES)
+    assert build_model(model_class_path(strided), strided.model_kwargs).blocks[0].conv.stride == (2, 2)
+    session = ort.InferenceSession(export_onnx(strided), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        expected = strided(mel).numpy()
+    np.testing.assert_allclose(session.run(None, {"mel": mel.numpy()})[0], expected, atol=1e-4)

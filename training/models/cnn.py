@@ -36,6 +36,9 @@ class CNN5(ProtocolModel):
             melon16k); only sets ``example_inputs``: any ``T >= 32`` is accepted.
         channels: output channels of the five blocks.
         dropout: before the head.
+        stem_stride: 1, the seed's first block (conv at full resolution, then the pool); 2, its
+            convolution strided instead (a quarter of its work; the first block is the one whose
+            cost does not shrink with ``channels``).
 
     ``forward(mel)``: ``(B, 1, n_mels, T)`` -> ``(B, n_classes)``; :meth:`embed` gives the pooled
     ``(B, embedding_dim)`` features (``embedding_dim = 2 * channels[-1]``).
@@ -50,6 +53,7 @@ class CNN5(ProtocolModel):
         window_frames: int = 1000,
         channels: tuple[int, ...] | list[int] = (16, 32, 64, 128, 128),
         dropout: float = 0.3,
+        stem_stride: int = 1,
     ) -> None:
         super().__init__()
         self.n_classes = check_positive_int("n_classes", n_classes)
@@ -57,12 +61,15 @@ class CNN5(ProtocolModel):
         self.window_frames = check_positive_int("window_frames", window_frames)
         channels = check_int_list("channels", channels, length=5)
         dropout = check_fraction("dropout", dropout)
+        if stem_stride not in (1, 2):
+            raise ParameterError(f"stem_stride must be 1 or 2, got {stem_stride!r}")
         self.model_kwargs = {
             "n_classes": n_classes,
             "n_mels": n_mels,
             "window_frames": window_frames,
             "channels": channels,
             "dropout": dropout,
+            "stem_stride": stem_stride,
         }
         self.min_frames = 2 ** len(channels)
         if n_mels < self.min_frames:
@@ -72,7 +79,10 @@ class CNN5(ProtocolModel):
         self.dynamic_axes = {"mel": {0: "batch", 3: "time"}, "logits": {0: "batch"}}
         self.norm = MelNorm(n_mels)
         self.blocks = nn.Sequential(
-            *(ConvBlock(c_in, c_out) for c_in, c_out in zip([1, *channels[:-1]], channels, strict=True))
+            *(
+                ConvBlock(c_in, c_out, stride=stem_stride if i == 0 else 1)
+                for i, (c_in, c_out) in enumerate(zip([1, *channels[:-1]], channels, strict=True))
+            )
         )
         self.embedding_dim = 2 * channels[-1]
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.embedding_dim, n_classes))

@@ -108,13 +108,17 @@ class MelNorm(nn.Module):
 
 
 class ConvBlock(nn.Module):
-    """3x3 conv, BatchNorm, ReLU and a 2x2 max pool: ``(B, C_in, F, T)`` -> ``(B, C_out, F/2, T/2)``."""
+    """3x3 conv, BatchNorm, ReLU and a 2x2 max pool: ``(B, C_in, F, T)`` -> ``(B, C_out, F/2, T/2)``.
 
-    def __init__(self, c_in: int, c_out: int, pool: int = 2) -> None:
+    ``stride=2`` halves the resolution in the convolution instead (no pool): a quarter of the
+    multiply-adds and no full-resolution feature map, for a block whose input is large.
+    """
+
+    def __init__(self, c_in: int, c_out: int, pool: int = 2, stride: int = 1) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+        self.conv = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(c_out)
-        self.pool = nn.MaxPool2d(pool) if pool > 1 else nn.Identity()
+        self.pool = nn.MaxPool2d(pool) if pool > 1 and stride == 1 else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
         return self.pool(torch.relu(self.bn(self.conv(x))))
