@@ -145,11 +145,6 @@ def _parts(files: list[str]) -> Record:
         seconds[part] = seconds.get(part, 0.0) + time.process_time() - started
         return out
 
-    def classify(frames: np.ndarray) -> None:
-        windows = mel_windows(frames, genre.spec)
-        for i in range(0, len(windows), genre.batch_size):
-            genre._run(windows[i : i + genre.batch_size])
-
     for path in files:
         y, sr = timed("decode", lambda p: sf.read(p, dtype="float32"), path)
         y = y.mean(axis=1, dtype=np.float32) if y.ndim > 1 else y
@@ -157,7 +152,7 @@ def _parts(files: list[str]) -> Record:
         y8 = timed("resample to 8 kHz", soxr.resample, y, sr, fe8.sample_rate, "HQ")
         frames22 = timed("mel 22.05 kHz", MelFrontend(fe22).compute, y22)
         frames8 = timed("mel 8 kHz", MelFrontend(fe8).compute, y8)
-        timed("genre model", classify, frames22)
+        timed("genre model", lambda f: genre._scores(mel_windows(f, genre.spec)), frames22)
         timed("structure model", structure.activations, frames22)
         timed("fingerprint model", lambda f: fingerprint.embed_frames(f, hop, pad_tail=True), frames8)
     total = sum(seconds.values())

@@ -231,11 +231,14 @@ class Classifier:
         others ignore it."""
         clip = self._prepare(item, sr)
         meta = self._meta(metadata) if "meta" in self.model.input_names else None
+        return self._result(clip, self._scores(clip.windows, meta))
+
+    def _scores(self, windows: np.ndarray, meta: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities ``(n, C)`` of one clip's model inputs ``(n, ...)``, ``batch_size`` at a time."""
         parts = [
-            self._run(clip.windows[i : i + self.batch_size], meta)
-            for i in range(0, len(clip.windows), self.batch_size)
+            self._run(windows[i : i + self.batch_size], meta) for i in range(0, len(windows), self.batch_size)
         ]
-        return self._result(clip, np.concatenate(parts))
+        return np.concatenate(parts)
 
     def predict_files(
         self,

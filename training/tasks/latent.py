@@ -102,6 +102,8 @@ LOSS_SCALES = ("db", "band")
 KEEP = ("best", "last", "balanced")
 #: Fixed held-out excerpts per track (evenly spaced over it).
 EXCERPTS_PER_TRACK = 4
+#: Fixed training excerpts per track that the PCA baseline is fitted on (validation and test alike).
+PCA_EXCERPTS_PER_TRACK = 8
 
 
 @dataclass
@@ -508,7 +510,7 @@ class BalancedSelection:
     def __init__(self, cfg: LatentConfig, prepared: Prepared, valid_x: np.ndarray, pairs: int = 40) -> None:
         from musicedge.descriptors import describe_batch
 
-        train_x, _ = fixed_excerpts(prepared.train, cfg.frames, per_track=8)
+        train_x, _ = fixed_excerpts(prepared.train, cfg.frames, per_track=PCA_EXCERPTS_PER_TRACK)
         self.pca_rmse_db = pca_rmse(train_x[:, 0], valid_x[:, 0], cfg.latent_dim)
         self.frontend_config = prepared.frontend
         self.descriptor_std = describe_batch(train_x[:, 0], prepared.frontend).std(axis=0)
@@ -829,7 +831,7 @@ def held_out_metrics(
 ) -> tuple[dict, dict]:
     """The torch-side numbers (reconstruction against PCA, active units, probes) and the decoder's
     metadata (latent statistics, reference points, probes)."""
-    train_x, train_owner = fixed_excerpts(prepared.train, cfg.frames, per_track=8)
+    train_x, train_owner = fixed_excerpts(prepared.train, cfg.frames, per_track=PCA_EXCERPTS_PER_TRACK)
     test_x, test_owner = fixed_excerpts(prepared.test, cfg.frames)
     train_mu, _ = encode_all(model.encoder, train_x)
     test_mu, test_lv = encode_all(model.encoder, test_x)

@@ -32,7 +32,14 @@ import numpy as np
 from musicedge.config import FrontendConfig
 from musicedge.latent import LatentModel, interpolation_monotonicity, latent_path
 
-from .latent import EXCERPTS_PER_TRACK, LatentConfig, fixed_excerpts, held_out_pairs, pca_basis, prepare_data
+from .latent import (
+    PCA_EXCERPTS_PER_TRACK,
+    LatentConfig,
+    fixed_excerpts,
+    held_out_pairs,
+    pca_basis,
+    prepare_data,
+)
 
 DB_FLOOR = -100.0  # the frontend's floor, as in the reconstruction error
 
@@ -107,8 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         threads=1,
     )
     prepared = prepare_data(cfg, io.StringIO())
-    train_x, _ = fixed_excerpts(prepared.train, cfg.frames, per_track=8)
-    test_x, _ = fixed_excerpts(prepared.test, cfg.frames, per_track=EXCERPTS_PER_TRACK)
+    # the excerpts the card's PCA and interpolation figures use (held_out_metrics, runtime_metrics)
+    train_x, _ = fixed_excerpts(prepared.train, cfg.frames, per_track=PCA_EXCERPTS_PER_TRACK)
+    test_x, _ = fixed_excerpts(prepared.test, cfg.frames)
     result = references(model, train_x, test_x)
     for name, m in result.items():
         per = ", ".join(f"{k} {v:.3f}" for k, v in m["spearman_per_descriptor"].items() if v is not None)
