@@ -146,13 +146,17 @@ def classify(
 ) -> None:
     """Classify or tag audio files; folders are walked recursively for audio."""
     from .classify import Classifier, default_workers
+    from .model import session_threads
 
     files = _audio_files(paths)
-    classifier = _load_model(Classifier.load, model, device=device)
+    workers = jobs or default_workers()
+    # The model (on this thread) and the decoding workers share the cores, half each: the workers wait
+    # once they are ahead, so they rarely need more.
+    classifier = _load_model(Classifier.load, model, device=device, threads=session_threads(2))
     with _open_output(output) as stream:
         writer = RecordWriter(stream, fmt, "classify")
         failures = _write_results(
-            classifier.predict_files(files, workers=jobs or default_workers()),
+            classifier.predict_files(files, workers=workers),
             writer,
             len(files),
             lambda result: result.to_dict(top_k),
@@ -239,6 +243,7 @@ def segment(
     device: str,
 ) -> None:
     """Find the sections of songs (intro, verse, chorus, ...); folders are walked recursively for audio."""
+    from .model import session_threads
     from .segment import Segmenter, TrackFiles
 
     files = _audio_files(paths)
@@ -246,8 +251,10 @@ def segment(
         track_files = TrackFiles.choose(fmt, output, files)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    segmenter = _load_model(Segmenter.load, model, device=device)
-    results = segmenter.segment_files(files, workers=jobs or 2)
+    workers = jobs or 2
+    # each worker decodes a song and runs the model on it
+    segmenter = _load_model(Segmenter.load, model, device=device, threads=session_threads(workers))
+    results = segmenter.segment_files(files, workers=workers)
     if plot_dir is not None:
         from .plot_segments import check_matplotlib, plot_results
 
@@ -348,9 +355,16 @@ def eval_group() -> None:
 
 
 def _open_library(
-    db: Path, model: str | None, *, create: bool, index_type: str = "flat", lock_timeout: float = 60.0
+    db: Path,
+    model: str | None,
+    *,
+    create: bool,
+    index_type: str = "flat",
+    lock_timeout: float = 60.0,
+    threads: int | None = None,
 ):
-    """The library in ``db`` with its fingerprint model (``model``, else the one the library names)."""
+    """The library in ``db`` with its fingerprint model (``model``, else the one the library names), run
+    on ``threads`` ONNX Runtime threads (None: ONNX Runtime's default)."""
     from .fingerprint import Fingerprinter
     from .library import CATALOGUE, Library, library_model_name
 
@@ -358,7 +372,7 @@ def _open_library(
     if not exists and not create:
         _fail(f"{db}: no such library (create one with: musicedge index PATH... --db {db})")
     name = model or (library_model_name(db) if exists else None) or "fingerprint"
-    fingerprinter = _load_model(Fingerprinter.load, name)
+    fingerprinter = _load_model(Fingerprinter.load, name, threads=threads)
     if exists:
         return Library.open(db, fingerprinter, lock_timeout=lock_timeout)
     return Library.create(db, fingerprinter, index=index_type, lock_timeout=lock_timeout)
@@ -399,10 +413,15 @@ def index(
     """Fingerprint audio files into a library; folders are walked recursively for audio."""
     from tqdm import tqdm
 
+    from .model import session_threads
+
     files = _audio_files(paths)
     counts = {"added": 0, "present": 0, "failed": 0}
     try:
-        library = _open_library(db, model, create=True, index_type=index_type, lock_timeout=wait)
+        # each worker decodes a file and runs the model on it
+        library = _open_library(
+            db, model, create=True, index_type=index_type, lock_timeout=wait, threads=session_threads(jobs)
+        )
         with tqdm(total=len(files), file=sys.stderr, unit="file", disable=None, leave=False) as bar:
 
             def report(path: str, error: MusicEdgeError | None, added: bool) -> None:

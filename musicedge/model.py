@@ -31,7 +31,7 @@ from .frontend import MelFrontend
 from .providers import choose_providers
 from .spec import ModelSpec
 
-__all__ = ["OnnxModel", "TensorInfo"]
+__all__ = ["OnnxModel", "TensorInfo", "session_threads"]
 
 # ONNX Runtime's tensor type strings -> numpy dtypes (the element types a model input may have).
 _ORT_DTYPES: dict[str, np.dtype] = {
@@ -75,6 +75,18 @@ class TensorInfo:
 def _tensor_info(arg: Any) -> TensorInfo:
     shape = tuple(d if isinstance(d, (int, str)) else None for d in (arg.shape or ()))
     return TensorInfo(arg.name, _ORT_DTYPES.get(arg.type), shape)
+
+
+def session_threads(sessions: int = 1) -> int:
+    """Intra-op threads for each of ``sessions`` ONNX Runtime sessions (or other busy parties, such as
+    a pool of decoders) that share the cores this process may use: its share, at least one. ONNX
+    Runtime's own default (every physical core for each session) oversubscribes the cores when
+    decoders or other sessions run beside it, and its spinning threads then take CPU from them."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity masks on this platform
+        cores = os.cpu_count() or 1
+    return max(1, cores // max(1, sessions))
 
 
 def session_options(threads: int | None = None):

@@ -20,9 +20,10 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from musicedge import FrontendConfig, MelFrontend
+from musicedge import model as model_module
 from musicedge import models as registry
 from musicedge.errors import ModelError, ParameterError
-from musicedge.model import OnnxModel
+from musicedge.model import OnnxModel, session_threads
 from musicedge.providers import usable_providers
 from musicedge.spec import ModelSpec
 
@@ -170,6 +171,15 @@ def test_sessions_are_shared_safely_across_threads(toy):
         results = list(pool.map(work, batches))
     for mel, logits in zip(batches, results, strict=True):
         np.testing.assert_allclose(logits, expected_logits(mel), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("cores", "sessions", "expected"),
+    [(2, 1, 2), (2, 2, 1), (8, 2, 4), (16, 3, 5), (1, 4, 1)],  # never below one
+)
+def test_session_threads_share_out_the_cores(monkeypatch, cores, sessions, expected):
+    monkeypatch.setattr(model_module.os, "sched_getaffinity", lambda pid: set(range(cores)))
+    assert session_threads(sessions) == expected
 
 
 def test_close_and_context_manager(toy):
