@@ -14,6 +14,7 @@ ort = pytest.importorskip("onnxruntime")
 from musicedge.errors import ParameterError  # noqa: E402
 from training.checkpoint import build_model, model_class_path  # noqa: E402
 from training.models import MODELS, create_model, input_kind, parse_model_args  # noqa: E402
+from training.models.common import DB_FLOOR, MelNorm  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -181,6 +182,8 @@ def test_bad_arguments_are_parameter_errors():
         make("cnn5", channels=[8, 16])
     with pytest.raises(ParameterError, match="stem_stride"):
         make("cnn5", stem_stride=3)
+    with pytest.raises(ParameterError, match="stem_pool"):
+        make("cnn5", stem_stride=2, stem_pool="yes")
     with pytest.raises(ParameterError, match="heads"):
         make("ast", dim=30, heads=4)
     with pytest.raises(ParameterError, match="set by the task"):
@@ -222,3 +225,38 @@ def test_cnn5_strided_stem_halves_in_the_convolution_and_exports():
     with torch.no_grad():
         expected = strided(mel).numpy()
     np.testing.assert_allclose(session.run(None, {"mel": mel.numpy()})[0], expected, atol=1e-4)
+
+
+def test_cnn5_strided_and_pooled_stem_quarters_the_resolution():
+    """``stem_stride=2, stem_pool=True``: the first block halves twice, so every later block works on a
+    quarter of the positions and the windows need ``2 ** 6`` frames; it round-trips through its
+    ``model_kwargs`` and exports."""
+    model = make("cnn5", stem_stride=2, stem_pool=True)
+    mel = torch.randn(2, 1, N_MELS, WINDOW) * 20 - 30
+    assert model.blocks[0](mel).shape == (2, 16, N_MELS // 4, WINDOW // 4)
+    assert model.min_frames == 64 and model(mel).shape == (2, N_CLASSES)
+    again = build_model(model_class_path(model), model.model_kwargs)
+    assert isinstance(again.blocks[0].pool, torch.nn.MaxPool2d) and again.blocks[0].conv.stride == (2, 2)
+    with pytest.raises(ParameterError, match="at least 64"):
+        model(torch.zeros(1, 1, N_MELS, 32))
+    session = ort.InferenceSession(export_onnx(model), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        expected = model(mel).numpy()
+    np.testing.assert_allclose(session.run(None, {"mel": mel.numpy()})[0], expected, atol=1e-4)
+
+
+def test_mel_norm_in_eval_mode_is_the_affine_and_batch_norm_folded():
+    """Exported graphs get one scale and shift per band: the same numbers as the affine followed by
+    the BatchNorm on its running statistics (what training-mode forward normalises towards)."""
+    norm = MelNorm(N_MELS)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        norm.bn.running_mean.uniform_(-1.0, 1.0, generator=generator)
+        norm.bn.running_var.uniform_(0.5, 2.0, generator=generator)
+        norm.bn.weight.uniform_(0.5, 2.0, generator=generator)
+        norm.bn.bias.uniform_(-1.0, 1.0, generator=generator)
+    mel = torch.randn(3, 1, N_MELS, 20, generator=generator) * 30 - 60  # some below the floor
+    norm.eval()
+    with torch.no_grad():
+        reference = norm.bn(((torch.clamp(mel, min=DB_FLOOR) + 50.0) / 30.0).transpose(1, 2)).transpose(1, 2)
+        torch.testing.assert_close(norm(mel), reference, atol=1e-5, rtol=1e-5)

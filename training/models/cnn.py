@@ -39,6 +39,10 @@ class CNN5(ProtocolModel):
         stem_stride: 1, the seed's first block (conv at full resolution, then the pool); 2, its
             convolution strided instead (a quarter of its work; the first block is the one whose
             cost does not shrink with ``channels``).
+        stem_pool: whether the first block pools after its convolution; by default only when it is
+            not strided. ``stem_stride=2, stem_pool=True`` quarters the resolution in the first block:
+            every later block then works on a quarter of the positions (the windows need twice the
+            frames, ``2 ** 6``).
 
     ``forward(mel)``: ``(B, 1, n_mels, T)`` -> ``(B, n_classes)``; :meth:`embed` gives the pooled
     ``(B, embedding_dim)`` features (``embedding_dim = 2 * channels[-1]``).
@@ -54,6 +58,7 @@ class CNN5(ProtocolModel):
         channels: tuple[int, ...] | list[int] = (16, 32, 64, 128, 128),
         dropout: float = 0.3,
         stem_stride: int = 1,
+        stem_pool: bool | None = None,
     ) -> None:
         super().__init__()
         self.n_classes = check_positive_int("n_classes", n_classes)
@@ -63,6 +68,10 @@ class CNN5(ProtocolModel):
         dropout = check_fraction("dropout", dropout)
         if stem_stride not in (1, 2):
             raise ParameterError(f"stem_stride must be 1 or 2, got {stem_stride!r}")
+        if stem_pool is None:
+            stem_pool = stem_stride == 1
+        if not isinstance(stem_pool, bool):
+            raise ParameterError(f"stem_pool must be true or false, got {stem_pool!r}")
         self.model_kwargs = {
             "n_classes": n_classes,
             "n_mels": n_mels,
@@ -70,17 +79,20 @@ class CNN5(ProtocolModel):
             "channels": channels,
             "dropout": dropout,
             "stem_stride": stem_stride,
+            "stem_pool": stem_pool,
         }
-        self.min_frames = 2 ** len(channels)
+        self.min_frames = 2 ** (len(channels) + (stem_stride == 2 and stem_pool))
         if n_mels < self.min_frames:
             raise ParameterError(
-                f"n_mels must be at least {self.min_frames} for 5 pooling blocks, got {n_mels}"
+                f"n_mels must be at least {self.min_frames} for the blocks' halvings, got {n_mels}"
             )
         self.dynamic_axes = {"mel": {0: "batch", 3: "time"}, "logits": {0: "batch"}}
         self.norm = MelNorm(n_mels)
         self.blocks = nn.Sequential(
             *(
-                ConvBlock(c_in, c_out, stride=stem_stride if i == 0 else 1)
+                ConvBlock(c_in, c_out, stride=stem_stride, pool=2 if stem_pool else 1)
+                if i == 0
+                else ConvBlock(c_in, c_out)
                 for i, (c_in, c_out) in enumerate(zip([1, *channels[:-1]], channels, strict=True))
             )
         )

@@ -103,22 +103,29 @@ class MelNorm(nn.Module):
         self.bn = nn.BatchNorm2d(n_mels)
 
     def forward(self, mel: Tensor) -> Tensor:
-        x = (torch.clamp(mel, min=DB_FLOOR) + 50.0) / 30.0
-        return self.bn(x.transpose(1, 2)).transpose(1, 2)
+        x = torch.clamp(mel, min=DB_FLOOR)
+        if self.training:
+            return self.bn(((x + 50.0) / 30.0).transpose(1, 2)).transpose(1, 2)
+        # In eval mode (and so in every exported graph) the affine and the BatchNorm are one scale and
+        # shift per band: two elementwise ops instead of four and two transposes.
+        bn = self.bn
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps) / 30.0
+        shift = bn.bias + (50.0 / 30.0 - bn.running_mean) * bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        return x * scale[:, None] + shift[:, None]
 
 
 class ConvBlock(nn.Module):
     """3x3 conv, BatchNorm, ReLU and a 2x2 max pool: ``(B, C_in, F, T)`` -> ``(B, C_out, F/2, T/2)``.
 
-    ``stride=2`` halves the resolution in the convolution instead (no pool): a quarter of the
-    multiply-adds and no full-resolution feature map, for a block whose input is large.
+    ``stride=2`` halves the resolution in the convolution as well: a quarter of the multiply-adds and
+    no full-resolution feature map, for a block whose input is large; ``pool=1`` leaves the pool out.
     """
 
     def __init__(self, c_in: int, c_out: int, pool: int = 2, stride: int = 1) -> None:
         super().__init__()
         self.conv = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(c_out)
-        self.pool = nn.MaxPool2d(pool) if pool > 1 and stride == 1 else nn.Identity()
+        self.pool = nn.MaxPool2d(pool) if pool > 1 else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
         return self.pool(torch.relu(self.bn(self.conv(x))))
