@@ -143,7 +143,26 @@ def test_training_reports_the_numbers_of_the_issue(tiny):
     runtime = summary["runtime"]
     assert -1.0 <= runtime["interpolation_linear"]["spearman_mean"] <= 1.0
     assert len(runtime["traversal"]) == 4
+    every = runtime["interpolation_linear_all_excerpts"]
+    assert every["pairings"] == len(every["spearman_means"]) == 5
+    assert every["pairs"] == summary["n_test_excerpts"] // 2
+    assert every["spearman_mean"] == pytest.approx(np.mean(every["spearman_means"]))
+    assert summary["onset_density_excerpts"] >= 0 and summary["onset_density_reconstructions"] >= 0
     assert summary["speed"]["encoder"]["ratio"] > 0 and summary["speed"]["to_audio"]["times_real_time"] > 0
+
+
+def test_model_card_states_every_measured_number(tiny, tmp_path):
+    from training.tasks.latent import write_card
+
+    _, _, summary = tiny
+    card = write_card(summary, tmp_path / "latent.md", compare=[summary]).read_text()
+    every = summary["runtime"]["interpolation_linear_all_excerpts"]
+    assert f"**{every['spearman_mean']:.3f}**" in card
+    assert f"**{summary['recon_rmse_db']:.2f}**" in card and f"{summary['pca_rmse_db']:.3f}" in card
+    per = summary["runtime"]["interpolation_linear"]["n_per_descriptor"]
+    for name, n in per.items():
+        assert (f"{name}: constant on every path" in card) == (n == 0)
+    assert f"{summary['onset_density_reconstructions']:.2f}" in card
 
 
 def test_latent_model_round_trip(tiny):
