@@ -109,9 +109,9 @@ class MelNorm(nn.Module):
         # In eval mode (and so in every exported graph) the affine and the BatchNorm are one scale and
         # shift per band: two elementwise ops instead of four and two transposes.
         bn = self.bn
-        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps) / 30.0
-        shift = bn.bias + (50.0 / 30.0 - bn.running_mean) * bn.weight / torch.sqrt(bn.running_var + bn.eps)
-        return x * scale[:, None] + shift[:, None]
+        gain = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        shift = bn.bias + (50.0 / 30.0 - bn.running_mean) * gain
+        return x * (gain / 30.0)[:, None] + shift[:, None]
 
 
 class ConvBlock(nn.Module):
