@@ -174,5 +174,5 @@ def plot(
     ax.set_xlabel("times faster than the baseline (median of repeats, same run)")
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # long case names would push the plot off the canvas
     plt.close(fig)
