@@ -61,8 +61,6 @@ struct MelTables {
 
 namespace {
 
-MUSICEDGE_INLINE Lanes splat(double v) { return Lanes{} + v; }
-
 typedef int64_t LanesInt __attribute__((vector_size(32)));
 typedef float Float4 __attribute__((vector_size(16)));
 

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <utility>
 
-#if defined(__AVX512F__)
+#if defined(__AVX__)
 #include <immintrin.h>
 #endif
 
@@ -15,8 +15,6 @@
 namespace musicedge {
 namespace {
 constexpr double kPi = 3.14159265358979323846;
-
-MUSICEDGE_INLINE Lanes splat(double v) { return Lanes{} + v; }
 
 static_assert(kLanes == 4, "the packing and the lane order are written for four lanes");
 
@@ -50,30 +48,22 @@ MUSICEDGE_INLINE void store_powers(Pair pp, Pair qq, Lanes* p_out, Lanes* q_out)
   *q_out = high_half(ordered);
 }
 #else
+// Without AVX-512 a ComplexLanes is the real parts of the four frames, then their imaginary parts:
+// a complex multiply is then four multiplies and FMAs with no shuffle, and multiplying by j only
+// swaps which part is added and which subtracted.
 struct Pair {
-  Lanes lo, hi;  // frames 0 and 2, frames 1 and 3
+  Lanes re, im;  // frames 0, 1, 2, 3 in order
 };
 constexpr bool kFuseLevels = false;
-MUSICEDGE_INLINE Pair operator+(Pair a, Pair b) { return {a.lo + b.lo, a.hi + b.hi}; }
-MUSICEDGE_INLINE Pair operator-(Pair a, Pair b) { return {a.lo - b.lo, a.hi - b.hi}; }
-MUSICEDGE_INLINE Pair operator*(Pair a, Pair b) { return {a.lo * b.lo, a.hi * b.hi}; }
-
-MUSICEDGE_INLINE Pair repeat2(double a, double b) { return {Lanes{a, b, a, b}, Lanes{a, b, a, b}}; }
-MUSICEDGE_INLINE Pair swap_re_im(Pair v) {
-  return {__builtin_shuffle(v.lo, Int4{1, 0, 3, 2}), __builtin_shuffle(v.hi, Int4{1, 0, 3, 2})};
-}
-MUSICEDGE_INLINE Lanes low_half(Pair v) { return v.lo; }
-MUSICEDGE_INLINE Lanes high_half(Pair v) { return v.hi; }
-MUSICEDGE_INLINE Pair broadcast2(const double* ab) { return repeat2(ab[0], ab[1]); }
-MUSICEDGE_INLINE Pair widen(Float8 f) {
-  return {__builtin_convertvector(__builtin_shufflevector(f, f, 0, 1, 2, 3), Lanes),
-          __builtin_convertvector(__builtin_shufflevector(f, f, 4, 5, 6, 7), Lanes)};
-}
-MUSICEDGE_INLINE void store_powers(Pair pp, Pair qq, Lanes* p_out, Lanes* q_out) {
-  const Lanes lo = __builtin_shuffle(pp.lo, qq.lo, Int4{0, 4, 2, 6}) + __builtin_shuffle(pp.lo, qq.lo, Int4{1, 5, 3, 7});
-  const Lanes hi = __builtin_shuffle(pp.hi, qq.hi, Int4{0, 4, 2, 6}) + __builtin_shuffle(pp.hi, qq.hi, Int4{1, 5, 3, 7});
-  *p_out = __builtin_shuffle(lo, hi, Int4{0, 4, 2, 6});  // |p|^2 of frames 0, 2 | 1, 3 to 0, 1, 2, 3
-  *q_out = __builtin_shuffle(lo, hi, Int4{1, 5, 3, 7});
+MUSICEDGE_INLINE Pair operator+(Pair a, Pair b) { return {a.re + b.re, a.im + b.im}; }
+MUSICEDGE_INLINE Pair operator-(Pair a, Pair b) { return {a.re - b.re, a.im - b.im}; }
+// four floats to four doubles in one instruction (GCC splits the generic conversion in halves)
+MUSICEDGE_INLINE Lanes widen4(Float4 f) {
+#if defined(__AVX__)
+  return (Lanes)_mm256_cvtps_pd((__m128)f);
+#else
+  return __builtin_convertvector(f, Lanes);
+#endif
 }
 #endif
 static_assert(sizeof(Pair) == sizeof(ComplexLanes), "a Pair is one ComplexLanes");
@@ -92,13 +82,6 @@ MUSICEDGE_INLINE Pair load(const ComplexLanes* p) {
   return v;
 }
 MUSICEDGE_INLINE void store(ComplexLanes* p, Pair v) { std::memcpy(p, &v, sizeof v); }
-#else
-MUSICEDGE_INLINE Pair load(const ComplexLanes* p) { return {load_lanes(p->values), load_lanes(p->values + 4)}; }
-MUSICEDGE_INLINE void store(ComplexLanes* p, Pair v) {
-  std::memcpy(p->values, &v.lo, sizeof v.lo);
-  std::memcpy(p->values + 4, &v.hi, sizeof v.hi);
-}
-#endif
 
 // w as the two vectors of t * w = t * r + swap(t) * i: r = (wr, wr), i = (-wi, wi) for every frame.
 // w points at the table entry re, re, -im, im.
@@ -107,17 +90,49 @@ struct Twiddle {
 };
 MUSICEDGE_INLINE Twiddle twiddle(const double* w) { return {broadcast2(w), broadcast2(w + 2)}; }
 MUSICEDGE_INLINE Pair cmul(Pair t, const Twiddle& w) { return t * w.r + swap_re_im(t) * w.i; }
+MUSICEDGE_INLINE Pair times_j(Pair v) { return swap_re_im(v) * repeat2(-1, 1); }
+MUSICEDGE_INLINE Pair minus_j_times(Pair a, Pair b) { return a - times_j(b); }       // a - j b
+MUSICEDGE_INLINE Pair plus_j_times(Pair a, Pair b) { return a + times_j(b); }        // a + j b
+MUSICEDGE_INLINE Pair plus_conj(Pair a, Pair b) { return a + b * repeat2(1, -1); }   // a + conj b
+MUSICEDGE_INLINE Pair minus_conj(Pair a, Pair b) { return a - b * repeat2(1, -1); }  // a - conj b
+// A Pair's real and imaginary parts as Lanes, the frames back in order 0, 1, 2, 3.
+MUSICEDGE_INLINE void split_re_im(Pair z, Lanes& re, Lanes& im) {
+  const Lanes lo = low_half(z);   // re0 im0 re2 im2
+  const Lanes hi = high_half(z);  // re1 im1 re3 im3
+  re = __builtin_shuffle(lo, hi, Int4{0, 4, 2, 6});
+  im = __builtin_shuffle(lo, hi, Int4{1, 5, 3, 7});
+}
+#else
+MUSICEDGE_INLINE Pair load(const ComplexLanes* p) { return {load_lanes(p->values), load_lanes(p->values + 4)}; }
+MUSICEDGE_INLINE void store(ComplexLanes* p, Pair v) {
+  std::memcpy(p->values, &v.re, sizeof v.re);
+  std::memcpy(p->values + 4, &v.im, sizeof v.im);
+}
+
+// w's real and imaginary parts, each in every lane; w points at the table entry re, re, -im, im.
+struct Twiddle {
+  Lanes r, i;
+};
+MUSICEDGE_INLINE Twiddle twiddle(const double* w) { return {splat(w[0]), splat(w[3])}; }
+MUSICEDGE_INLINE Pair cmul(Pair t, const Twiddle& w) { return {t.re * w.r - t.im * w.i, t.re * w.i + t.im * w.r}; }
+MUSICEDGE_INLINE Pair minus_j_times(Pair a, Pair b) { return {a.re + b.im, a.im - b.re}; }  // a - j b
+MUSICEDGE_INLINE Pair plus_j_times(Pair a, Pair b) { return {a.re - b.im, a.im + b.re}; }   // a + j b
+MUSICEDGE_INLINE Pair plus_conj(Pair a, Pair b) { return {a.re + b.re, a.im - b.im}; }     // a + conj b
+MUSICEDGE_INLINE Pair minus_conj(Pair a, Pair b) { return {a.re - b.re, a.im + b.im}; }    // a - conj b
+MUSICEDGE_INLINE void split_re_im(Pair z, Lanes& re, Lanes& im) {
+  re = z.re;
+  im = z.im;
+}
+#endif
 
 // One radix-4 decimation-in-frequency butterfly with unit twiddles (the last level, whose blocks are
 // one butterfly long): y[0..3] from a, b, c, d.
 MUSICEDGE_INLINE void butterfly4_unit(Pair a, Pair b, Pair c, Pair d, Pair* y) {
-  const Pair j_sign = repeat2(-1, 1);
-  const Pair apc = a + c, amc = a - c, bpd = b + d;
-  const Pair jbmd = swap_re_im(b - d) * j_sign;  // j (b - d)
+  const Pair apc = a + c, amc = a - c, bpd = b + d, bmd = b - d;
   y[0] = apc + bpd;
-  y[1] = amc - jbmd;
+  y[1] = minus_j_times(amc, bmd);
   y[2] = apc - bpd;
-  y[3] = amc + jbmd;
+  y[3] = plus_j_times(amc, bmd);
 }
 
 // The same with the twiddles w[0..2] (w1, w2, w3) applied to outputs 1..3.
@@ -126,6 +141,7 @@ MUSICEDGE_INLINE void butterfly4(Pair a, Pair b, Pair c, Pair d, const Twiddle* 
   for (int l = 1; l < 4; ++l) y[l] = cmul(y[l], w[l - 1]);
 }
 
+#if defined(__AVX512F__)
 // Windowed z[k] and z[k + 1] (z[k] = x[2k] + i x[2k+1]) of four frames. Four samples of a frame are
 // (re, im) of z[k] and of z[k + 1] already; the in-lane unpacks gather them across the frames, in
 // the lane order 0, 2, 1, 3.
@@ -141,6 +157,20 @@ MUSICEDGE_INLINE void load_pair(const float* const* frames, const double* window
   z0 = widen(lo) * broadcast2(window + i);
   z1 = widen(hi) * broadcast2(window + i + 2);
 }
+#else
+// Windowed z[k] (z[k] = x[2k] + i x[2k+1]) of four frames: one 8-byte load per frame, frames 0 and
+// 2 into one register and 1 and 3 into the other, so that after widening, one in-lane unpack
+// gathers the real parts in frame order and another the imaginary parts.
+MUSICEDGE_INLINE Pair load_one(const float* const* frames, const double* window, int k) {
+  typedef double Double2 __attribute__((vector_size(16)));
+  double f[4];  // each the bit pattern of one frame's (re, im) float pair
+  for (int v = 0; v < 4; ++v) std::memcpy(&f[v], frames[v] + 2 * k, sizeof(double));
+  const Lanes even = widen4((Float4)Double2{f[0], f[2]});  // re0 im0 re2 im2
+  const Lanes odd = widen4((Float4)Double2{f[1], f[3]});   // re1 im1 re3 im3
+  return {__builtin_shuffle(even, odd, Int4{0, 4, 2, 6}) * window[2 * k],
+          __builtin_shuffle(even, odd, Int4{1, 5, 3, 7}) * window[2 * k + 1]};
+}
+#endif
 
 // In-place radix-4 decimation in frequency over each of the `blocks` consecutive blocks of n values
 // at x: butterfly p reads p + l n/4 (l = 0..3), twiddles tw (12 doubles per p), and writes its output
@@ -194,20 +224,15 @@ void radix16_pass(ComplexLanes* x, int blocks, int n, const double* tw1, const d
   }
 }
 
-// A Pair's real and imaginary parts as Lanes, the frames back in order 0, 1, 2, 3.
-MUSICEDGE_INLINE void split_re_im(Pair z, Lanes& re, Lanes& im) {
-  const Lanes lo = low_half(z);   // re0 im0 re2 im2
-  const Lanes hi = high_half(z);  // re1 im1 re3 im3
-  re = __builtin_shuffle(lo, hi, Int4{0, 4, 2, 6});
-  im = __builtin_shuffle(lo, hi, Int4{1, 5, 3, 7});
-}
 }  // namespace
 
 void RealFFT::first_stage(const float* const* frames, const double* window, ComplexLanes* dst) const {
   // The first radix-4 level over all n / 2 values: inputs p, p + q4, p + 2 q4, p + 3 q4, loaded
-  // straight from the frames, two values of p at a time; outputs to the same places in dst.
+  // straight from the frames; outputs to the same places in dst.
   const int q4 = n_ / 8;
   const double* tw = twiddles_.data();
+#if defined(__AVX512F__)
+  // two values of p at a time: each 16-byte load of a frame holds z[p] and z[p + 1]
   for (int p = 0; p < q4; p += 2, tw += 24) {
     Pair a0, a1, b0, b1, c0, c1, d0, d1;
     load_pair(frames, window, p, a0, a1);
@@ -222,6 +247,15 @@ void RealFFT::first_stage(const float* const* frames, const double* window, Comp
     butterfly4(a1, b1, c1, d1, w1, y);
     for (int l = 0; l < 4; ++l) store(dst + p + 1 + l * q4, y[l]);
   }
+#else
+  for (int p = 0; p < q4; ++p, tw += 12) {
+    const Twiddle w[3] = {twiddle(tw), twiddle(tw + 4), twiddle(tw + 8)};
+    Pair y[4];
+    butterfly4(load_one(frames, window, p), load_one(frames, window, p + q4), load_one(frames, window, p + 2 * q4),
+               load_one(frames, window, p + 3 * q4), w, y);
+    for (int l = 0; l < 4; ++l) store(dst + p + l * q4, y[l]);
+  }
+#endif
 }
 
 std::vector<double> RealFFT::halve(std::vector<double> window) {
@@ -317,13 +351,17 @@ void RealFFT::power_spectrum(const float* const* frames, const double* window, C
   out[0] = dc * dc;
   out[m] = nyquist * nyquist;
   // The window was halved, so z holds Z / 2: E = z[k] + conj z[m-k] and W^k O = -i W^k (z[k] - conj z[m-k]).
-  const Pair conj = repeat2(1, -1);
   for (int k = 1; k <= m / 2; ++k) {
     const Pair zk = load(src + at[k]), zc = load(src + at[m - k]);
-    const Pair e = zk + zc * conj;
-    const Pair t = cmul(zk - zc * conj, twiddle(split_.data() + 4 * k));
+    const Pair e = plus_conj(zk, zc);
+    const Pair t = cmul(minus_conj(zk, zc), twiddle(split_.data() + 4 * k));
     const Pair p = e + t, q = e - t;
+#if defined(__AVX512F__)
     store_powers(p * p, q * q, out + k, out + m - k);
+#else
+    out[k] = p.re * p.re + p.im * p.im;
+    out[m - k] = q.re * q.re + q.im * q.im;
+#endif
   }
 }
 

@@ -3,7 +3,8 @@
 // A real transform of size N is a complex transform of size N/2 over (x[2k], x[2k+1]) followed by a
 // split step. The complex transform is an in-place decimation in frequency (radix 4, one radix-2 level
 // when log2(N/2) is odd), run depth first, which leaves the bins in digit-reversed places that the split
-// step reads back. With AVX-512 the levels after the first go two at a time (radix-16 passes).
+// step reads back. With AVX-512 the levels after the first go two at a time (radix-16 passes) on
+// (re, im) pairs; AVX2 and older builds keep real and imaginary parts in separate vectors instead.
 // Arithmetic is double precision, so the power spectrum is exact to float32 output even 100 dB below
 // the loudest bin.
 #pragma once
@@ -22,11 +23,15 @@ namespace musicedge {
 typedef double Lanes __attribute__((vector_size(32)));
 constexpr int kLanes = sizeof(Lanes) / sizeof(double);
 
+// v in every lane: a broadcast (Lanes{} + v would be an add as well)
+MUSICEDGE_INLINE Lanes splat(double v) { return Lanes{v, v, v, v}; }
+
 // The widest x86 vector extension the core was compiled for ("avx512", "avx2", "sse2", "generic").
 const char* simd_level();
 
 // One complex value of each of the kLanes frames, as the FFT keeps it between stages: one 64-byte
-// vector (a cache line), each frame's (re, im) side by side, the frames in the lane order 0, 2, 1, 3.
+// cache line. With AVX-512 it is one vector, each frame's (re, im) side by side, the frames in the
+// lane order 0, 2, 1, 3; otherwise the four real parts in frame order, then the four imaginary parts.
 struct alignas(64) ComplexLanes {
   double values[2 * kLanes];
 };
