@@ -23,10 +23,11 @@ typedef int64_t Int4 __attribute__((vector_size(32)));
 typedef float Float4 __attribute__((vector_size(16)));
 typedef float Float8 __attribute__((vector_size(32)));
 
-// A ComplexLanes as a vector: (re, im) of frame 0, 2, 1, 3. Swapping re and im stays inside 128-bit
-// lanes, which costs one cheap shuffle, so a complex multiply is a shuffle, a multiply and an FMA.
-// With AVX-512 it is one register. Otherwise it is two Lanes: GCC handles 64-byte vector types on
-// AVX2 badly (through general registers), and the fused radix-16 passes would not fit in 16 registers.
+// A ComplexLanes as a Pair. With AVX-512 it is one register: (re, im) of frame 0, 2, 1, 3. Swapping re
+// and im stays inside 128-bit lanes, which costs one cheap shuffle, so a complex multiply is a
+// shuffle, a multiply and an FMA. Otherwise it is two Lanes (GCC handles 64-byte vector types on AVX2
+// badly, through general registers, and the fused radix-16 passes would not fit in 16 registers),
+// laid out as below.
 #if defined(__AVX512F__)
 typedef double Pair __attribute__((vector_size(64)));
 typedef int64_t PairInt __attribute__((vector_size(64)));
