@@ -82,6 +82,54 @@ def info() -> None:
         click.echo(f"{key:<{width}}  {value}")
 
 
+def _frontend_name(frontend) -> str:
+    from .config import PRESETS, FrontendConfig
+
+    preset = next((name for name in PRESETS if FrontendConfig.preset(name) == frontend), None)
+    if preset:
+        return preset
+    f = frontend
+    return f"{f.sample_rate} Hz, n_fft {f.n_fft}, hop {f.hop_length}, {f.n_mels} mels"
+
+
+def _outputs_text(spec) -> str:
+    if spec.labels:
+        kind = "tags" if spec.multilabel else "labels"
+        return f"{len(spec.labels)} {kind}"
+    return f"{spec.embedding_dim} dims" if spec.embedding_dim else ""
+
+
+@cli.command()
+def models() -> None:
+    """The bundled models: task, version, outputs, frontend, size and model card, read from each file."""
+    from . import models as bundled
+    from .model import OnnxModel
+
+    rows = [("name", "task", "version", "outputs", "frontend", "size", "card")]
+    for name, path in bundled.available().items():
+        try:
+            with OnnxModel(path, device="cpu", threads=1) as model:
+                spec = model.spec
+        except MusicEdgeError as exc:  # a broken bundled file is reported, the others still listed
+            click.echo(f"error: {exc}", err=True)
+            continue
+        card = bundled.card(name)
+        rows.append(
+            (
+                name,
+                spec.task,
+                spec.model_version,
+                _outputs_text(spec),
+                _frontend_name(spec.frontend),
+                f"{path.stat().st_size / 1024:.0f} KiB",
+                card.name if card else "",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
 @cli.command()
 @click.argument("audio", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(

@@ -32,6 +32,23 @@ def test_version_and_info():
     assert "native build" in out.stdout
 
 
+def test_models_lists_every_bundled_model_from_its_metadata():
+    from musicedge.model import OnnxModel
+    from musicedge.models import available
+
+    out = run_cli("models")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["name", "task", "version", "outputs", "frontend", "size", "card"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert set(rows) == set(available())
+    for name, path in available().items():
+        spec = OnnxModel(path, device="cpu").spec
+        assert rows[name].split()[1:3] == [spec.task, spec.model_version]
+    if "genre.int8" in rows:  # a variant lists its model's card
+        assert rows["genre.int8"].rstrip().endswith("genre.md")
+
+
 def test_mel_writes_the_frontend_output(tmp_path):
     wav = tmp_path / "song.wav"
     sf.write(wav, seeded_signal(44100, 2.0), 44100)

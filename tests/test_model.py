@@ -324,6 +324,8 @@ def bundle(tmp_path, monkeypatch) -> Path:
     folder.mkdir()
     write_model(folder / "toy.onnx", make_spec().to_metadata())
     write_model(folder / "other.onnx", make_spec(model_name="other").to_metadata())
+    write_model(folder / "toy.int8.onnx", make_spec().to_metadata())
+    write_model(folder / "toy-decoder.onnx", make_spec().to_metadata())
     (folder / "toy.md").write_text("# toy\n")
     (folder / "probe.onnx").write_bytes((registry.MODELS_DIR / "probe.onnx").read_bytes())
     monkeypatch.setattr(registry, "MODELS_DIR", folder)
@@ -331,9 +333,17 @@ def bundle(tmp_path, monkeypatch) -> Path:
 
 
 def test_available_lists_models_but_not_the_probe(bundle):
-    assert registry.available() == {"other": bundle / "other.onnx", "toy": bundle / "toy.onnx"}
+    assert registry.available() == {
+        "other": bundle / "other.onnx",
+        "toy": bundle / "toy.onnx",
+        "toy-decoder": bundle / "toy-decoder.onnx",
+        "toy.int8": bundle / "toy.int8.onnx",
+    }
     assert registry.card("toy") == bundle / "toy.md"
     assert registry.card("other") is None
+    # a variant (int8) or a part (decoder) of a model shares its card
+    assert registry.card("toy.int8") == bundle / "toy.md"
+    assert registry.card("toy-decoder") == bundle / "toy.md"
 
 
 def test_resolve_names_and_paths(bundle, toy):

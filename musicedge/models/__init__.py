@@ -36,14 +36,20 @@ def available() -> dict[str, Path]:
 
 
 def card(name: str) -> Path | None:
-    """The model card (``<name>.md``) of a bundled model, or ``None`` when it has none.
+    """The model card of a bundled model: ``<name>.md``, else the card of the model it is a variant
+    or a part of (the stem before its first ``.`` or ``-``: ``genre.int8`` has ``genre.md``,
+    ``latent-encoder`` has ``latent.md``); ``None`` when there is neither.
 
     Raises:
         ModelError: ``name`` is not a bundled model.
     """
     path = _bundled(name)
-    card_path = path.with_suffix(".md")
-    return card_path if card_path.is_file() else None
+    stems = [name] + [name.split(sep)[0] for sep in (".", "-") if sep in name]
+    for stem in stems:
+        card_path = path.with_name(stem + ".md")
+        if card_path.is_file():
+            return card_path
+    return None
 
 
 def _looks_like_path(text: str) -> bool:
