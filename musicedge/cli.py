@@ -566,6 +566,28 @@ def remove(tracks: tuple[str, ...], db: Path, wait: float) -> None:
         sys.exit(1)
 
 
+@eval_group.command("classify")
+@click.option("--data", required=True, type=click.Path(path_type=Path), help="A labelled folder.")
+@click.option("--layout", type=click.Choice(["gtzan"]), default="gtzan", show_default=True)
+@click.option("-m", "--model", default="genre", show_default=True)
+@click.option("-j", "--workers", type=click.IntRange(min=1), default=None, help="Decoding threads.")
+def eval_classify(data: Path, layout: str, model: str, workers: int | None) -> None:
+    """Classify a labelled folder's files: accuracy, top-3, balanced accuracy, per label, confusion."""
+    from .classify import Classifier, default_workers
+    from .classify_eval import evaluate_classifier
+
+    classifier = _load_model(Classifier.load, model)
+    try:
+        scores = evaluate_classifier(data, classifier, layout=layout, workers=workers or default_workers())
+    except MusicEdgeError as exc:
+        _fail(str(exc))
+    for path, message in scores.failed:  # the runtime's messages mostly name the file already
+        click.echo("error: " + (message if path in message else f"{path}: {message}"), err=True)
+    click.echo(scores.markdown())
+    if scores.failed:
+        sys.exit(1)
+
+
 @eval_group.command("retrieval")
 @click.option("--data", required=True, type=click.Path(path_type=Path), help="A retrieval layout root.")
 @click.option("--layout", type=click.Choice(["retrieval"]), default="retrieval", show_default=True)
