@@ -588,6 +588,28 @@ def eval_classify(data: Path, layout: str, model: str, workers: int | None) -> N
         sys.exit(1)
 
 
+@eval_group.command("segment")
+@click.option("--data", required=True, type=click.Path(path_type=Path), help="A SALAMI folder.")
+@click.option("--layout", type=click.Choice(["salami"]), default="salami", show_default=True)
+@click.option("-m", "--model", default="structure", show_default=True)
+def eval_segment(data: Path, layout: str, model: str) -> None:
+    """Segment a SALAMI folder's songs and score them with mir_eval: boundary hit rates at 0.5 s and
+    3 s, pairwise and entropy scores of the labels, frame label accuracy; per song and their mean."""
+    from .segment import Segmenter
+    from .segment_eval import evaluate_segmenter
+
+    segmenter = _load_model(Segmenter.load, model)
+    try:
+        scores = evaluate_segmenter(data, segmenter, layout=layout)
+    except MusicEdgeError as exc:
+        _fail(str(exc))
+    for path, message in scores.failed:
+        click.echo("error: " + (message if path in message else f"{path}: {message}"), err=True)
+    click.echo(scores.markdown())
+    if scores.failed:
+        sys.exit(1)
+
+
 @eval_group.command("retrieval")
 @click.option("--data", required=True, type=click.Path(path_type=Path), help="A retrieval layout root.")
 @click.option("--layout", type=click.Choice(["retrieval"]), default="retrieval", show_default=True)

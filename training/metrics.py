@@ -10,12 +10,15 @@ and a macro average is taken over the classes where it is defined.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from musicedge.errors import ParameterError
+
+# Segmentation metrics are the runtime's, so that `musicedge eval segment` scores as training does.
+from musicedge.segment_eval import SegmentLike, frame_accuracy, segment_metrics  # noqa: F401
 
 # ---------------------------------------------------------------------------------------------------------
 # Classification and tagging
@@ -270,89 +273,6 @@ def classification_metrics(y_true: Any, scores: Any, *, thresholds: Any = 0.5) -
         "pr_auc_micro": average_precision(y_true, scores, average="micro"),
         "pr_auc_macro": average_precision(y_true, scores, average="macro"),
     }
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Segmentation
-
-#: A segment: an object with ``start``, ``end`` (seconds) and ``label``, or a ``(start, end, label)`` tuple.
-SegmentLike = Any
-
-
-def _segments(segments: Iterable[SegmentLike], name: str) -> tuple[np.ndarray, list[str]]:
-    """``(n, 2)`` intervals sorted by start and their labels; ParameterError for empty, overlapping or bad."""
-    rows = []
-    for seg in segments:
-        if hasattr(seg, "start"):
-            rows.append((float(seg.start), float(seg.end), str(seg.label)))
-        else:
-            start, end, label = seg
-            rows.append((float(start), float(end), str(label)))
-    if not rows:
-        raise ParameterError(f"{name} segments are empty")
-    rows.sort(key=lambda r: r[0])
-    intervals = np.array([r[:2] for r in rows], dtype=np.float64)
-    if not np.isfinite(intervals).all() or (intervals[:, 0] < 0).any():
-        raise ParameterError(f"{name} segments need finite, non-negative times")
-    if (intervals[:, 1] <= intervals[:, 0]).any():
-        raise ParameterError(f"{name} segments need end > start")
-    if (intervals[1:, 0] < intervals[:-1, 1] - 1e-9).any():
-        raise ParameterError(f"{name} segments overlap")
-    return intervals, [r[2] for r in rows]
-
-
-def _labels_at(times: np.ndarray, intervals: np.ndarray, labels: list[str]) -> list[str | None]:
-    """Label of the segment containing each time (``start <= t < end``), ``None`` in gaps."""
-    index = np.searchsorted(intervals[:, 0], times, side="right") - 1
-    inside = (index >= 0) & (times < intervals[np.maximum(index, 0), 1])
-    return [labels[i] if ok else None for i, ok in zip(index, inside, strict=True)]
-
-
-def frame_accuracy(
-    reference: Iterable[SegmentLike], estimate: Iterable[SegmentLike], *, frame_rate: float = 10.0
-) -> float:
-    """Fraction of frames whose estimated label equals the reference label.
-
-    Frames are the instants ``k / frame_rate`` seconds, ``k = 0, 1, ...``, that fall inside a reference
-    segment (reference gaps are not counted); an estimate with no segment at a frame gets it wrong. Compare
-    function labels (e.g. the taxonomy classes), not letter labels, which are arbitrary per track.
-    """
-    if not frame_rate > 0:
-        raise ParameterError(f"frame_rate must be positive, got {frame_rate}")
-    ref_intervals, ref_labels = _segments(reference, "reference")
-    est_intervals, est_labels = _segments(estimate, "estimated")
-    times = np.arange(int(math.ceil(ref_intervals[-1, 1] * frame_rate))) / frame_rate
-    ref = _labels_at(times, ref_intervals, ref_labels)
-    est = _labels_at(times, est_intervals, est_labels)
-    counted = [(r, e) for r, e in zip(ref, est, strict=True) if r is not None]
-    return float(np.mean([r == e for r, e in counted])) if counted else math.nan
-
-
-def segment_metrics(
-    reference: Iterable[SegmentLike],
-    estimate: Iterable[SegmentLike],
-    *,
-    frame_rate: float = 10.0,
-    trim: bool = False,
-) -> dict[str, float]:
-    """Every segmentation metric of ``mir_eval.segment.evaluate``, under its mir_eval name, and
-    ``"Frame accuracy"`` (:func:`frame_accuracy` at ``frame_rate`` Hz).
-
-    Keys include boundary hit rate ``Precision@0.5``, ``Recall@0.5``, ``F-measure@0.5`` (and ``@3.0``),
-    ``Pairwise Precision`` / ``Recall`` / ``F-measure``, normalised conditional entropy ``NCE Over``,
-    ``NCE Under``, ``NCE F-measure``, plus deviations, Rand, mutual information and V-measure scores.
-    As in mir_eval, the estimate is clipped or padded to the reference's span; ``trim`` drops the first and
-    last boundaries from the hit rates. Segments: ``(start, end, label)`` tuples or objects with those fields.
-    """
-    import mir_eval
-
-    reference, estimate = list(reference), list(estimate)
-    ref_intervals, ref_labels = _segments(reference, "reference")
-    est_intervals, est_labels = _segments(estimate, "estimated")
-    scores = mir_eval.segment.evaluate(ref_intervals, ref_labels, est_intervals, est_labels, trim=trim)
-    result = {name: float(value) for name, value in scores.items()}
-    result["Frame accuracy"] = frame_accuracy(reference, estimate, frame_rate=frame_rate)
-    return result
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from musicedge.annotations import Section
 from musicedge.errors import DataError
 
 #: Audio file extensions the readers recognise, in order of preference when several exist for one id.
@@ -32,25 +33,6 @@ SPLIT_NAMES: tuple[str, ...] = ("train", "valid", "test")
 
 class DataWarning(UserWarning):
     """Issued when a reader skips input (``strict=False``) or finds something incomplete (absent audio)."""
-
-
-@dataclass(frozen=True)
-class Section:
-    """A labelled time span ``[start, end)`` in seconds."""
-
-    start: float
-    end: float
-    label: str
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.start) and math.isfinite(self.end) and self.start < self.end):
-            raise ValueError(
-                f"section needs finite start < end, got [{self.start}, {self.end}) {self.label!r}"
-            )
-
-    @property
-    def duration(self) -> float:
-        return self.end - self.start
 
 
 @dataclass(frozen=True)

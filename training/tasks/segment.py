@@ -42,7 +42,6 @@ import argparse
 import csv
 import itertools
 import json
-import math
 import sys
 import time
 from collections.abc import Sequence
@@ -58,6 +57,7 @@ from torch.nn import functional as F
 from musicedge.config import FrontendConfig
 from musicedge.errors import DataError, MusicEdgeError, ParameterError
 from musicedge.segment import PeakParams, frame_times, label_sections, pick_peaks
+from musicedge.segment_eval import COLUMNS, score_row
 from musicedge.spec import ModelSpec
 
 from .. import metrics as M
@@ -87,16 +87,6 @@ PRESET = "gtzan22k"
 #: Raw frames per model window at run time (about 8 minutes) and the hop between windows (about 4).
 WINDOW_FRAMES = 20672
 HOP_FRAMES = 10336
-#: The columns of the evaluation tables, in mir_eval's names, and their short headers.
-COLUMNS = {
-    "F-measure@0.5": "HR.5F",
-    "F-measure@3.0": "HR3F",
-    "Pairwise F-measure": "PWF",
-    "NCE F-measure": "Sf",
-    "Frame accuracy": "Acc",
-    "Precision@0.5": "HR.5P",
-    "Recall@0.5": "HR.5R",
-}
 #: The peak-picking grid searched on validation songs.
 PEAK_GRID = {
     "threshold": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6),
@@ -573,13 +563,7 @@ def evaluate_runtime(
     for song_id, path, reference in songs:
         result = segmenter.analyze(path)
         results.append(result)
-        scores = M.segment_metrics(reference, result.segments)
-        row = {COLUMNS[k]: scores[k] for k in COLUMNS}
-        if not labelled:
-            row["Acc"] = math.nan
-        row["n_ref"] = len(reference)
-        row["n_est"] = len(result.segments)
-        rows[song_id] = row
+        rows[song_id] = score_row(reference, result.segments, labelled=labelled)
     return rows, results
 
 
