@@ -277,7 +277,7 @@ void MelFrontend::compute_frames(const float* data, int64_t data_start, int64_t 
         if (overflow[i] != 0.0f) m = 0;  // NaN compares unequal
     }
     for (; m < c.n_mels; ++m) {
-      const Lanes value = db ? power_to_db(mel[m] > c.amin ? mel[m] : splat(c.amin)) : mel[m];
+      const Lanes value = db ? power_to_db(mel[m] > c.amin ? mel[m] : Lanes{c.amin, c.amin, c.amin, c.amin}) : mel[m];
       const Float4 f = __builtin_convertvector(value, Float4);
       std::memcpy(tile.data() + m * kTile + tile_col, &f, sizeof f);
     }

@@ -18,6 +18,9 @@ constexpr double kPi = 3.14159265358979323846;
 
 static_assert(kLanes == 4, "the packing and the lane order are written for four lanes");
 
+// v in every lane: a broadcast (Lanes{} + v would be an add as well)
+MUSICEDGE_INLINE Lanes splat(double v) { return Lanes{v, v, v, v}; }
+
 typedef double Double4 __attribute__((vector_size(32)));
 typedef int64_t Int4 __attribute__((vector_size(32)));
 typedef float Float4 __attribute__((vector_size(16)));

@@ -23,9 +23,6 @@ namespace musicedge {
 typedef double Lanes __attribute__((vector_size(32)));
 constexpr int kLanes = sizeof(Lanes) / sizeof(double);
 
-// v in every lane: a broadcast (Lanes{} + v would be an add as well)
-MUSICEDGE_INLINE Lanes splat(double v) { return Lanes{v, v, v, v}; }
-
 // The widest x86 vector extension the core was compiled for ("avx512", "avx2", "sse2", "generic").
 const char* simd_level();
 
