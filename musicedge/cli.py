@@ -566,6 +566,20 @@ def remove(tracks: tuple[str, ...], db: Path, wait: float) -> None:
         sys.exit(1)
 
 
+def _report_scores(evaluate) -> None:
+    """Run an evaluation (``evaluate()`` returns scores with ``failed`` and ``markdown()``): the files
+    that failed on stderr, the table on stdout, exit status 1 when any failed."""
+    try:
+        scores = evaluate()
+    except MusicEdgeError as exc:
+        _fail(str(exc))
+    for path, message in scores.failed:  # the runtime's messages mostly name the file already
+        click.echo("error: " + (message if path in message else f"{path}: {message}"), err=True)
+    click.echo(scores.markdown())
+    if scores.failed:
+        sys.exit(1)
+
+
 @eval_group.command("classify")
 @click.option("--data", required=True, type=click.Path(path_type=Path), help="A labelled folder.")
 @click.option("--layout", type=click.Choice(["gtzan"]), default="gtzan", show_default=True)
@@ -577,15 +591,9 @@ def eval_classify(data: Path, layout: str, model: str, workers: int | None) -> N
     from .classify_eval import evaluate_classifier
 
     classifier = _load_model(Classifier.load, model)
-    try:
-        scores = evaluate_classifier(data, classifier, layout=layout, workers=workers or default_workers())
-    except MusicEdgeError as exc:
-        _fail(str(exc))
-    for path, message in scores.failed:  # the runtime's messages mostly name the file already
-        click.echo("error: " + (message if path in message else f"{path}: {message}"), err=True)
-    click.echo(scores.markdown())
-    if scores.failed:
-        sys.exit(1)
+    _report_scores(
+        lambda: evaluate_classifier(data, classifier, layout=layout, workers=workers or default_workers())
+    )
 
 
 @eval_group.command("segment")
@@ -599,15 +607,7 @@ def eval_segment(data: Path, layout: str, model: str) -> None:
     from .segment_eval import evaluate_segmenter
 
     segmenter = _load_model(Segmenter.load, model)
-    try:
-        scores = evaluate_segmenter(data, segmenter, layout=layout)
-    except MusicEdgeError as exc:
-        _fail(str(exc))
-    for path, message in scores.failed:
-        click.echo("error: " + (message if path in message else f"{path}: {message}"), err=True)
-    click.echo(scores.markdown())
-    if scores.failed:
-        sys.exit(1)
+    _report_scores(lambda: evaluate_segmenter(data, segmenter, layout=layout))
 
 
 @eval_group.command("retrieval")
