@@ -41,12 +41,15 @@ __all__ = [
     "TAXONOMY",
     "TEXTFILE_PATTERN",
     "UNMAPPED_FUNCTIONS",
+    "LAYOUT_AUDIO_EXTENSIONS",
     "SalamiAnnotation",
+    "SalamiEntry",
     "Section",
     "function_to_taxonomy",
     "normalize_function_label",
     "parse_salami_text",
     "parse_salami_textfile",
+    "salami_entries",
     "taxonomy_sections",
 ]
 
@@ -340,3 +343,47 @@ def taxonomy_sections(sections: Iterable[Section], *, unmapped: str | None = Non
             continue
         out.append(replace(s, label=mapped if mapped is not None else unmapped))
     return tuple(out)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The folder
+
+#: Extensions of a layout's audio files, in order of preference when one id has several (the training
+#: package's layout readers recognise the same).
+LAYOUT_AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3")
+
+
+@dataclass(frozen=True)
+class SalamiEntry:
+    """One song of a SALAMI folder: its raw textfiles by annotator number (possibly none) and its audio."""
+
+    id: str
+    folder: Path  # annotations/<id>
+    textfiles: tuple[Path, ...]  # textfile<N>.txt, by N
+    audio: Path | None  # audio/<id><ext>, the first of LAYOUT_AUDIO_EXTENSIONS present
+
+
+def _numbers_first(path: Path) -> tuple[int, int | str]:
+    return (0, int(path.name)) if path.name.isdigit() else (1, path.name)
+
+
+def salami_entries(root: str | Path) -> list[SalamiEntry]:
+    """The song folders of a SALAMI root (``annotations/<id>/``, hidden ones left out), numeric ids in
+    number order first; :class:`DataError` when ``annotations/`` is missing."""
+    root = Path(root)
+    annotations = root / "annotations"
+    if not annotations.is_dir():
+        raise DataError(f"{annotations}: missing; a salami root holds annotations/<id>/textfile1.txt")
+    folders = sorted(
+        (p for p in annotations.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_numbers_first
+    )
+    entries = []
+    for folder in folders:
+        textfiles = sorted(
+            (p for p in folder.iterdir() if TEXTFILE_PATTERN.match(p.name)),
+            key=lambda p: int(TEXTFILE_PATTERN.match(p.name).group(1)),
+        )
+        candidates = (root / "audio" / f"{folder.name}{ext}" for ext in LAYOUT_AUDIO_EXTENSIONS)
+        audio = next((p for p in candidates if p.is_file()), None)
+        entries.append(SalamiEntry(folder.name, folder, tuple(textfiles), audio))
+    return entries

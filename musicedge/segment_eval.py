@@ -153,37 +153,22 @@ def score_row(
     return row
 
 
-def _numbers_first(path: Path) -> tuple[int, int | str]:
-    return (0, int(path.name)) if path.name.isdigit() else (1, path.name)
-
-
 def salami_songs(root: str | os.PathLike) -> tuple[list[tuple[str, Path, tuple]], list[str]]:
     """``(id, audio path, reference sections)`` of every song of a SALAMI folder that has audio (the
     lowest-numbered annotator's function layer, in the taxonomy; songs whose functions are all
     unmapped are left out), and the ids whose audio is missing."""
-    from .annotations import TEXTFILE_PATTERN, parse_salami_textfile, taxonomy_sections
-    from .audio import AUDIO_EXTENSIONS
+    from .annotations import parse_salami_textfile, salami_entries, taxonomy_sections
 
-    root = Path(root)
-    annotations = root / "annotations"
-    if not annotations.is_dir():
-        raise DataError(f"{annotations}: missing; a salami root holds annotations/<id>/textfile1.txt")
     songs, missing = [], []
-    for folder in sorted((p for p in annotations.iterdir() if p.is_dir()), key=_numbers_first):
-        textfiles = sorted(
-            (p for p in folder.iterdir() if TEXTFILE_PATTERN.match(p.name)),
-            key=lambda p: int(TEXTFILE_PATTERN.match(p.name).group(1)),
-        )
-        if not textfiles:
+    for entry in salami_entries(root):
+        if not entry.textfiles:
             continue
-        candidates = sorted((root / "audio").glob(folder.name + ".*"))
-        audio = next((p for p in candidates if p.suffix.lower() in AUDIO_EXTENSIONS), None)
-        if audio is None:
-            missing.append(folder.name)
+        if entry.audio is None:
+            missing.append(entry.id)
             continue
-        sections = taxonomy_sections(parse_salami_textfile(textfiles[0]).layers["functions"])
+        sections = taxonomy_sections(parse_salami_textfile(entry.textfiles[0]).layers["functions"])
         if sections:
-            songs.append((folder.name, audio, sections))
+            songs.append((entry.id, entry.audio, sections))
     if not songs:
         raise DataError(f"{root}: no annotated song with audio (layout salami: audio/<id>.wav)")
     return songs, missing

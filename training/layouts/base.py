@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from musicedge.annotations import Section
+from musicedge.annotations import LAYOUT_AUDIO_EXTENSIONS, Section
 from musicedge.errors import DataError
 
-#: Audio file extensions the readers recognise, in order of preference when several exist for one id.
-AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".mp3")
+#: Audio file extensions the readers recognise, in order of preference when several exist for one id
+#: (the runtime's, which reads SALAMI folders too).
+AUDIO_EXTENSIONS: tuple[str, ...] = LAYOUT_AUDIO_EXTENSIONS
 
 #: Split names, in the order :func:`assign_splits` fills them.
 SPLIT_NAMES: tuple[str, ...] = ("train", "valid", "test")

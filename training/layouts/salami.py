@@ -16,13 +16,13 @@ from musicedge.annotations import (
     FUNCTION_TAXONOMY,
     LAYERS,
     TAXONOMY,
-    TEXTFILE_PATTERN,
     UNMAPPED_FUNCTIONS,
     SalamiAnnotation,
     function_to_taxonomy,
     normalize_function_label,
     parse_salami_text,
     parse_salami_textfile,
+    salami_entries,
     taxonomy_sections,
 )
 from musicedge.errors import DataError
@@ -36,7 +36,6 @@ from .base import (
     assign_splits,
     audio_duration,
     check_root,
-    visible_children,
 )
 
 __all__ = [
@@ -57,10 +56,6 @@ log = logging.getLogger("training.layouts")
 
 # ----------------------------------------------------------------------------------------------------
 # Reader
-
-
-def _sort_key(name: str) -> tuple[int, int | str]:
-    return (0, int(name)) if name.isdigit() else (1, name)
 
 
 def load_salami(
@@ -86,26 +81,19 @@ def load_salami(
         raise ValueError(f"layer must be one of {LAYERS}, got {layer!r}")
     root = check_root(root, "salami")
     annotations_dir = root / "annotations"
-    if not annotations_dir.is_dir():
-        raise DataError(f"{annotations_dir}: missing; a salami root holds annotations/<id>/textfile1.txt")
+    entries = salami_entries(root)
     audio_dir = root / "audio"
     report = Report("salami", root, strict)
     tracks: list[Track] = []
     missing_audio: list[str] = []
     n_issues = 0
-    track_dirs = sorted(
-        (p for p in visible_children(annotations_dir) if p.is_dir()), key=lambda p: _sort_key(p.name)
-    )
-    for track_dir in track_dirs:
-        textfiles = sorted(
-            (p for p in track_dir.iterdir() if TEXTFILE_PATTERN.match(p.name)),
-            key=lambda p: int(TEXTFILE_PATTERN.match(p.name).group(1)),
-        )
-        if not textfiles:
+    for entry in entries:
+        track_dir = entry.folder
+        if not entry.textfiles:
             report.problem(track_dir, "no textfile<N>.txt annotation in this folder")
             continue
         parses: dict[int, SalamiAnnotation] = {}
-        for path in textfiles:
+        for path in entry.textfiles:
             try:
                 parsed = parse_salami_textfile(path)
             except DataError as exc:
@@ -119,11 +107,10 @@ def load_salami(
         if chosen not in parses:
             report.problem(track_dir / f"textfile{chosen}.txt", "the requested annotator's file is missing")
             continue
-        candidates = (audio_dir / f"{track_dir.name}{ext}" for ext in AUDIO_EXTENSIONS)
-        audio_path = next((p for p in candidates if p.is_file()), None)
+        audio_path = entry.audio
         duration = parses[chosen].end
         if audio_path is None:
-            missing_audio.append(track_dir.name)
+            missing_audio.append(entry.id)
         elif probe_audio:
             try:
                 duration = audio_duration(audio_path)
@@ -132,7 +119,7 @@ def load_salami(
                 continue
         tracks.append(
             Track(
-                id=track_dir.name,
+                id=entry.id,
                 split="train",
                 audio_path=audio_path,
                 duration=duration,
@@ -145,7 +132,7 @@ def load_salami(
                 },
             )
         )
-    if not track_dirs:
+    if not entries:
         raise DataError(f"{annotations_dir}: no track folders")
     if not tracks:
         raise DataError(f"{annotations_dir}: no readable annotation in any track folder")
