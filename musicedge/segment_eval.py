@@ -26,8 +26,10 @@ from .errors import DataError, MusicEdgeError, ParameterError
 __all__ = [
     "COLUMNS",
     "SegmentScores",
+    "TABLE_COLUMNS",
     "evaluate_segmenter",
     "frame_accuracy",
+    "mean_row",
     "salami_songs",
     "score_row",
     "segment_metrics",
@@ -45,6 +47,10 @@ COLUMNS = {
     "Precision@0.5": "HR.5P",
     "Recall@0.5": "HR.5R",
 }
+
+
+#: The columns of a table of :func:`score_row` rows, in order.
+TABLE_COLUMNS = ("HR.5F", "HR3F", "PWF", "Sf", "Acc", "HR.5P", "HR.5R", "n_ref", "n_est")
 
 
 def _mir_eval():
@@ -153,6 +159,12 @@ def score_row(
     return row
 
 
+def mean_row(rows: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The mean of each column of :func:`score_row` rows, ``nan`` entries left out."""
+    keys = next(iter(rows.values())).keys()
+    return {k: float(np.nanmean([row[k] for row in rows.values()])) for k in keys}
+
+
 def salami_songs(root: str | os.PathLike) -> tuple[list[tuple[str, Path, tuple]], list[str]]:
     """``(id, audio path, reference sections)`` of every song of a SALAMI folder that has audio (the
     lowest-numbered annotator's function layer, in the taxonomy; songs whose functions are all
@@ -184,14 +196,12 @@ class SegmentScores:
     missing_audio: list[str] = field(default_factory=list)  # annotated ids without audio
 
     def mean(self) -> dict[str, float]:
-        keys = next(iter(self.rows.values())).keys() if self.rows else ()
-        return {k: float(np.nanmean([row[k] for row in self.rows.values()])) for k in keys}
+        return mean_row(self.rows) if self.rows else {}
 
     def markdown(self) -> str:
-        columns = ["HR.5F", "HR3F", "PWF", "Sf", "Acc", "HR.5P", "HR.5R", "n_ref", "n_est"]
-        lines = ["| track | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+        lines = ["| track | " + " | ".join(TABLE_COLUMNS) + " |", "|---" * (len(TABLE_COLUMNS) + 1) + "|"]
         for name, row in [*self.rows.items(), ("mean", self.mean())]:
-            cells = [f"{row[c]:.1f}" if c.startswith("n_") else f"{row[c]:.3f}" for c in columns]
+            cells = [f"{row[c]:.1f}" if c.startswith("n_") else f"{row[c]:.3f}" for c in TABLE_COLUMNS]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         notes = [f"model {self.model}: {len(self.rows)} songs scored"]
         if self.failed:

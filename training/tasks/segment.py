@@ -57,7 +57,7 @@ from torch.nn import functional as F
 from musicedge.config import FrontendConfig
 from musicedge.errors import DataError, MusicEdgeError, ParameterError
 from musicedge.segment import PeakParams, frame_times, label_sections, pick_peaks
-from musicedge.segment_eval import COLUMNS, score_row
+from musicedge.segment_eval import COLUMNS, TABLE_COLUMNS, mean_row, score_row
 from musicedge.spec import ModelSpec
 
 from .. import metrics as M
@@ -568,7 +568,7 @@ def evaluate_runtime(
 
 
 def eval_table(rows: dict[str, dict[str, float]], *, labelled: bool = True) -> str:
-    columns = [c for c in ("HR.5F", "HR3F", "PWF", "Sf", "Acc", "HR.5P", "HR.5R", "n_ref", "n_est")]
+    columns = list(TABLE_COLUMNS)
     if not labelled:
         columns.remove("Acc")
     return M.markdown_table(rows, columns=columns, index="track", mean="mean")
@@ -637,17 +637,12 @@ def run(cfg: SegmentConfig, log: TextIO = sys.stderr) -> dict:
         report = export_model(result.model, result.spec, onnx_path, source=str(result.checkpoint))
         print(report.summary(), file=log)
         rows, _ = evaluate_runtime(onnx_path, test_songs)
-        result.metrics["test_onnx"] = _mean_row(rows)
+        result.metrics["test_onnx"] = mean_row(rows)
         result.metrics["onnx_bytes"] = onnx_path.stat().st_size
         (cfg.out / "report.md").write_text(eval_table(rows) + "\n")
         print(eval_table(rows), file=log)
     (cfg.out / "metrics.json").write_text(json.dumps(result.metrics, indent=2, default=str))
     return result.metrics
-
-
-def _mean_row(rows: dict[str, dict[str, float]]) -> dict[str, float]:
-    keys = next(iter(rows.values())).keys()
-    return {k: float(np.nanmean([r[k] for r in rows.values()])) for k in keys}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -827,7 +822,7 @@ def write_structure_card(summary: dict, path: Path) -> None:
     """The model card: what the model does, its data, measured metrics, limits."""
     metrics = summary["metrics"]
     data = metrics["data"]
-    test_mean = _mean_row(summary["test_rows"])
+    test_mean = mean_row(summary["test_rows"])
     peak = metrics["peak_params"]
     lines = [
         "# `structure`: section boundaries and section functions of a song",
