@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .classify import Classifier, Prediction
-from .errors import DataError, MusicEdgeError, ParameterError
+from .errors import DataError, ParameterError
 
 __all__ = ["ClassifyScores", "evaluate_classifier", "gtzan_files"]
 
@@ -119,7 +119,7 @@ def evaluate_classifier(
         raise ParameterError(
             f"{spec.model_name} is a multi-label model (tags): eval classify scores single-label models"
         )
-    scores = ClassifyScores(spec.model_name, tuple(classifier.labels))
+    scores = ClassifyScores(spec.model_name, classifier.labels)
     files = []
     for path, label in gtzan_files(root):
         if label in scores.labels:
@@ -138,7 +138,5 @@ def evaluate_classifier(
             scores.predicted.append(result.label)
             scores.top3_hits += label in [name for name, _ in result.top(3)]
         else:
-            _, error = result
-            message = str(error) if isinstance(error, MusicEdgeError) else repr(error)
-            scores.failed.append((str(path), message))
+            scores.failed.append((str(path), str(result[1])))
     return scores
